@@ -1,0 +1,185 @@
+"""The ``verdict`` command: serve the API and manage the database schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from alembic.util.exc import CommandError
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from verdict import __version__
+from verdict.server.config import Settings, get_settings
+from verdict.server.db import create_db_engine, migrate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="verdict",
+    help="Verdict: self-hosted experimentation platform.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="VERDICT_DATABASE_URL",
+        help="SQLAlchemy URL, e.g. sqlite:///./verdict.db or postgresql+psycopg://user@host/db.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return get_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"invalid settings: {details}", 2) from exc
+
+
+@contextmanager
+def _database(database_url: str | None) -> Iterator[Engine]:
+    """An engine for the command, with database errors turned into CLI messages."""
+    settings = _settings(database_url=database_url)
+    try:
+        engine = create_db_engine(settings)
+    except ArgumentError as exc:
+        raise fail(
+            f"database-url {settings.database_url!r} is not a database URL: {exc}", 2
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise fail(f"database-url {settings.database_url!r} needs a driver: {exc}", 2) from exc
+    try:
+        yield engine
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise fail(f"cannot reach database {engine.url!r}: {reason}") from exc
+    except CommandError as exc:
+        raise fail(str(exc), 2) from exc
+    except SQLAlchemyError as exc:
+        raise fail(f"database error: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    database_url: DatabaseUrl = None,
+    migrate_on_start: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database first.")
+    ] = True,
+) -> None:
+    """Start the API server (upgrading the database to the newest schema first)."""
+    import uvicorn
+
+    from verdict.server.app import create_app
+
+    settings = _settings(
+        host=host, port=port, database_url=database_url, migrate_on_start=migrate_on_start
+    )
+    if settings.migrate_on_start:
+        with _database(settings.database_url) as engine:
+            migrate.upgrade(engine)
+            typer.echo(f"database {engine.url!r} at revision {migrate.current_revision(engine)}")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+def _db_command(action: Callable[[Engine], None], database_url: str | None) -> None:
+    with _database(database_url) as engine:
+        action(engine)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Upgrade the schema to REVISION (default: the newest)."""
+
+    def run(engine: Engine) -> None:
+        migrate.upgrade(engine, revision)
+        typer.echo(f"at revision {migrate.current_revision(engine)}")
+
+    _db_command(run, database_url)
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, or 'base' to remove all.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Downgrade the schema to REVISION."""
+
+    def run(engine: Engine) -> None:
+        migrate.downgrade(engine, revision)
+        typer.echo(f"at revision {migrate.current_revision(engine) or 'base'}")
+
+    _db_command(run, database_url)
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Print the revision the database is at."""
+
+    def run(engine: Engine) -> None:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision(engine)
+        suffix = " (head)" if current == head else f" (head is {head})"
+        typer.echo(f"{current or 'base'}{suffix}")
+
+    _db_command(run, database_url)
+
+
+@db_app.command("history")
+def db_history(database_url: DatabaseUrl = None) -> None:
+    """List every revision, newest first."""
+    _db_command(lambda engine: typer.echo("\n".join(migrate.history(engine))), database_url)
+
+
+@db_app.command("check")
+def db_check(database_url: DatabaseUrl = None) -> None:
+    """Exit non-zero when the models and the migrated schema differ."""
+
+    def run(engine: Engine) -> None:
+        current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+        if current != head:
+            raise fail(
+                f"database is at {current or 'base'}, not head {head}: run `verdict db upgrade`"
+            )
+        try:
+            migrate.check(engine)
+        except migrate.SchemaDriftError as exc:
+            raise fail(f"models and migrations differ: {exc}") from exc
+        typer.echo("no drift: the models match the migrations")
+
+    _db_command(run, database_url)
+
+
+@app.command()
+def version() -> None:
+    """Print the Verdict version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,3 @@
+"""Python SDK: in-process evaluation against a configuration snapshot."""
+
+__all__: list[str] = []

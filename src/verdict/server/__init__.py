@@ -1,0 +1,3 @@
+"""Verdict's HTTP server: FastAPI routers over services over the ORM."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Analysis: metric definitions and the stored results of the statistics engine."""

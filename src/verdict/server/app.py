@@ -1,0 +1,38 @@
+"""The ASGI application: built by ``create_app(settings)``, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from verdict import __version__
+from verdict.server.config import Settings
+from verdict.server.db import create_db_engine, create_session_factory
+from verdict.server.health.router import router as health_router
+from verdict.server.problems import install_problem_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Verdict",
+        version=__version__,
+        summary="Self-hosted experimentation: A/B tests, feature flags, events and statistics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,1 @@
+"""Assignments: the sticky record of which variant a unit got in an experiment."""

@@ -1,0 +1,1 @@
+"""Audit: who changed what, when, with the state before and after."""

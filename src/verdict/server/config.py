@@ -1,0 +1,34 @@
+"""Server settings: one pydantic-settings class, built by a factory, never at import."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "get_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./verdict.db"
+
+
+class Settings(BaseSettings):
+    """Everything the server can be configured with; each field reads ``VERDICT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VERDICT_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    database_echo: bool = Field(default=False, description="Log every SQL statement.")
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    migrate_on_start: bool = Field(
+        default=True, description="Upgrade the database to the newest revision when serving."
+    )
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = Field(default="info")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Events: what units did, the raw material of every metric."""

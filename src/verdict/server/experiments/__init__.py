@@ -1,0 +1,1 @@
+"""Experiments: definitions, variants, allocation phases, metric links and assignments."""

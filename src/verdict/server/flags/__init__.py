@@ -1,0 +1,1 @@
+"""Feature flags: definitions, per-environment state, prerequisites and overrides."""

@@ -1,0 +1,1 @@
+"""Health: is the database reachable, and at which schema revision."""

@@ -1,0 +1,1 @@
+"""Identity: users, roles, permissions and API keys."""

@@ -1,0 +1,81 @@
+"""Every ORM model, imported once so the metadata is complete (Alembic, tests)."""
+
+from verdict.server.analysis.models import (
+    AnalysisMethod,
+    ExperimentResult,
+    Metric,
+    MetricAggregation,
+    MetricCapping,
+    MetricType,
+)
+from verdict.server.assignments.models import Assignment, AssignmentReason
+from verdict.server.audit.models import AuditLogEntry
+from verdict.server.db.base import Base
+from verdict.server.environments.models import DEFAULT_ENVIRONMENTS, Environment
+from verdict.server.events.models import Event
+from verdict.server.experiments.models import (
+    Experiment,
+    ExperimentMetric,
+    ExperimentPhase,
+    ExperimentSegment,
+    ExperimentStatus,
+    ExperimentType,
+    MetricRole,
+    SegmentMatch,
+    Variant,
+)
+from verdict.server.flags.models import (
+    FeatureFlag,
+    FeatureFlagEnvironment,
+    FeatureFlagOverride,
+    FeatureFlagPrerequisite,
+    FlagValueType,
+)
+from verdict.server.identity.models import (
+    ApiKey,
+    ApiKeyKind,
+    Permission,
+    Role,
+    User,
+    role_permissions,
+    user_roles,
+)
+from verdict.server.segments.models import Segment
+
+__all__ = [
+    "DEFAULT_ENVIRONMENTS",
+    "AnalysisMethod",
+    "ApiKey",
+    "ApiKeyKind",
+    "Assignment",
+    "AssignmentReason",
+    "AuditLogEntry",
+    "Base",
+    "Environment",
+    "Event",
+    "Experiment",
+    "ExperimentMetric",
+    "ExperimentPhase",
+    "ExperimentResult",
+    "ExperimentSegment",
+    "ExperimentStatus",
+    "ExperimentType",
+    "FeatureFlag",
+    "FeatureFlagEnvironment",
+    "FeatureFlagOverride",
+    "FeatureFlagPrerequisite",
+    "FlagValueType",
+    "Metric",
+    "MetricAggregation",
+    "MetricCapping",
+    "MetricRole",
+    "MetricType",
+    "Permission",
+    "Role",
+    "Segment",
+    "SegmentMatch",
+    "User",
+    "Variant",
+    "role_permissions",
+    "user_roles",
+]

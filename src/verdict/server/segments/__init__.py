@@ -1,0 +1,1 @@
+"""Segments: reusable, named targeting conditions."""
