@@ -266,3 +266,12 @@ def test_deleting_a_user_keeps_what_they_owned(db_session: Session) -> None:
     assert entry is not None
     assert entry.actor == "ada"
     assert entry.actor_user_id is None
+
+
+def test_an_assignment_to_another_experiments_variant_is_refused(db_session: Session) -> None:
+    graph = build_graph(db_session)
+    other = clone(graph[m.Experiment], key="other", winner_variant_id=None)
+    db_session.add(other)
+    db_session.flush()
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        set_raw(db_session, graph[m.Assignment], experiment_id=other.id)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -188,6 +189,11 @@ class ExperimentResult(Base):
             "metric_id",
             "computed_at",
         ),
+        ForeignKeyConstraint(
+            ["experiment_id", "variant_id"],
+            ["variants.experiment_id", "variants.id"],
+            ondelete="CASCADE",
+        ),
         Index("ix_experiment_results_variant_id", "variant_id"),
         Index("ix_experiment_results_phase_id", "phase_id"),
     )
@@ -196,7 +202,7 @@ class ExperimentResult(Base):
     experiment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE")
     )
-    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column()
     metric_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("metrics.id", ondelete="CASCADE"))
     phase_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("experiment_phases.id", ondelete="SET NULL")
@@ -223,6 +229,6 @@ class ExperimentResult(Base):
     data_window_end: Mapped[dt.datetime | None]
 
     experiment: Mapped[Experiment] = relationship()
-    variant: Mapped[Variant] = relationship()
+    variant: Mapped[Variant] = relationship(viewonly=True)
     metric: Mapped[Metric] = relationship()
     phase: Mapped[ExperimentPhase | None] = relationship()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     SmallInteger,
     String,
@@ -43,6 +44,11 @@ class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
         UniqueConstraint("experiment_id", "unit_id"),
+        ForeignKeyConstraint(
+            ["experiment_id", "variant_id"],
+            ["variants.experiment_id", "variants.id"],
+            ondelete="CASCADE",
+        ),
         CheckConstraint("bucket IS NULL OR (bucket >= 0 AND bucket < 10000)", name="bucket_range"),
         CheckConstraint(
             "has_converted OR converted_at IS NULL", name="converted_at_needs_conversion"
@@ -63,7 +69,7 @@ class Assignment(Base):
     experiment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE")
     )
-    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column()
     unit_id: Mapped[str] = mapped_column(String(255))
     device_id: Mapped[str | None] = mapped_column(String(255))
     session_id: Mapped[str | None] = mapped_column(String(255))
@@ -82,4 +88,4 @@ class Assignment(Base):
     converted_at: Mapped[dt.datetime | None]
 
     experiment: Mapped[Experiment] = relationship()
-    variant: Mapped[Variant] = relationship()
+    variant: Mapped[Variant] = relationship(viewonly=True)

@@ -38,6 +38,7 @@ class Event(Base):
         Index("ix_events_feature_flag_id", "feature_flag_id"),
         Index("ix_events_assignment_id", "assignment_id"),
         Index("ix_events_received_at", "received_at"),
+        Index("ix_events_client_timestamp", "client_timestamp"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

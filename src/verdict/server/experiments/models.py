@@ -192,6 +192,9 @@ class Variant(TimestampMixin, Base):
     __tablename__ = "variants"
     __table_args__ = (
         UniqueConstraint("experiment_id", "key"),
+        # Lets assignments and results reference (experiment, variant) together, so a
+        # variant of another experiment is refused by the database (seed 004's rule).
+        UniqueConstraint("experiment_id", "id"),
         CheckConstraint("weight >= 0 AND weight <= 1", name="weight_fraction"),
         CheckConstraint("impressions >= 0", name="impressions_not_negative"),
         CheckConstraint(

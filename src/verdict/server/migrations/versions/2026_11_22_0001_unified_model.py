@@ -862,6 +862,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_variants")),
         sa.UniqueConstraint("experiment_id", "key", name=op.f("uq_variants_experiment_id_key")),
+        sa.UniqueConstraint("experiment_id", "id", name=op.f("uq_variants_experiment_id_id")),
     )
     op.create_index("ix_variants_key", "variants", ["key"], unique=False)
     if _dialect() == "postgresql":
@@ -933,9 +934,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["variant_id"],
-            ["variants.id"],
-            name=op.f("fk_assignments_variant_id_variants"),
+            ["experiment_id", "variant_id"],
+            ["variants.experiment_id", "variants.id"],
+            name=op.f("fk_assignments_experiment_id_variants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
@@ -1051,9 +1052,9 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["variant_id"],
-            ["variants.id"],
-            name=op.f("fk_experiment_results_variant_id_variants"),
+            ["experiment_id", "variant_id"],
+            ["variants.experiment_id", "variants.id"],
+            name=op.f("fk_experiment_results_experiment_id_variants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_experiment_results")),
@@ -1301,6 +1302,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_events_feature_flag_id", "events", ["feature_flag_id"], unique=False)
     op.create_index("ix_events_received_at", "events", ["received_at"], unique=False)
+    op.create_index("ix_events_client_timestamp", "events", ["client_timestamp"], unique=False)
     op.create_index("ix_events_unit_id", "events", ["unit_id"], unique=False)
     op.create_index("ix_events_variant_id", "events", ["variant_id"], unique=False)
 
@@ -1328,6 +1330,7 @@ def downgrade() -> None:
     op.drop_index("ix_events_variant_id", table_name="events")
     op.drop_index("ix_events_unit_id", table_name="events")
     op.drop_index("ix_events_received_at", table_name="events")
+    op.drop_index("ix_events_client_timestamp", table_name="events")
     op.drop_index("ix_events_feature_flag_id", table_name="events")
     op.drop_index("ix_events_experiment_id_event_type_unit_id", table_name="events")
     op.drop_index("ix_events_event_type_client_timestamp", table_name="events")
