@@ -54,7 +54,9 @@ class Assignment(Base):
             "has_converted OR converted_at IS NULL", name="converted_at_needs_conversion"
         ),
         CheckConstraint("length(unit_id) > 0", name="unit_id_not_empty"),
-        Index("ix_assignments_unit_id", "unit_id"),
+        # "Every assignment of this unit" is an equality lookup: a hash index stores a
+        # 4-byte hash instead of the key, a third of the B-tree's size on PostgreSQL.
+        Index("ix_assignments_unit_id", "unit_id", postgresql_using="hash"),
         # Only converted rows are indexed: the partial index stays small.
         Index(
             "ix_assignments_converted",

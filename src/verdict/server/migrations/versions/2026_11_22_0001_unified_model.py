@@ -952,7 +952,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("has_converted"),
         sqlite_where=sa.text("has_converted"),
     )
-    op.create_index("ix_assignments_unit_id", "assignments", ["unit_id"], unique=False)
+    op.create_index(
+        "ix_assignments_unit_id",
+        "assignments",
+        ["unit_id"],
+        unique=False,
+        postgresql_using="hash",
+    )
     op.create_table(
         "experiment_results",
         sa.Column("id", sa.Uuid(), nullable=False),
