@@ -155,7 +155,7 @@ def upgrade() -> None:
             server_default=sa.text("CURRENT_TIMESTAMP"),
             nullable=False,
         ),
-        sa.CheckConstraint("email LIKE '%%_@_%%'", name=op.f("ck_users_email_has_at")),
+        sa.CheckConstraint("email LIKE '%_@_%'", name=op.f("ck_users_email_has_at")),
         sa.CheckConstraint("length(username) > 0", name=op.f("ck_users_username_not_empty")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
