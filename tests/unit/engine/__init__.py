@@ -1,0 +1,1 @@
+"""Tests of verdict.engine: bucketing spec, conditions, flags, experiments."""
