@@ -11,10 +11,13 @@ from alembic.util.exc import CommandError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from verdict import __version__
 from verdict.server.config import Settings, get_settings
-from verdict.server.db import create_db_engine, migrate
+from verdict.server.db import create_db_engine, create_session_factory, migrate
+from verdict.server.errors import DomainError
+from verdict.server.identity.models import ApiKeyKind
 
 __all__ = ["app", "main"]
 
@@ -26,6 +29,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -47,10 +54,7 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return get_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise fail(f"invalid settings: {details}", 2) from exc
+        raise fail(f"invalid settings: {_validation_message(exc)}", 2) from exc
 
 
 @contextmanager
@@ -173,6 +177,85 @@ def db_check(database_url: DatabaseUrl = None) -> None:
         typer.echo("no drift: the models match the migrations")
 
     _db_command(run, database_url)
+
+
+def _session(engine: Engine) -> Session:
+    session: Session = create_session_factory(engine)()
+    return session
+
+
+@users_app.command("create-admin")
+def users_create_admin(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    email: Annotated[str, typer.Option(help="E-mail address.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="VERDICT_ADMIN_PASSWORD",
+            help="At least 8 characters (prompted if omitted).",
+        ),
+    ],
+    full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a superuser with the built-in admin role."""
+    from verdict.server.identity import service
+    from verdict.server.identity.schemas import UserCreate
+
+    try:
+        data = UserCreate(
+            username=username,
+            email=email,
+            password=password,
+            full_name=full_name,
+            is_superuser=True,
+            roles=["admin"],
+        )
+    except ValidationError as exc:
+        raise fail(_validation_message(exc), 2) from exc
+    with _database(database_url) as engine, _session(engine) as session:
+        try:
+            user = service.create_user(session, actor=service.SYSTEM, data=data)
+        except DomainError as exc:
+            raise fail(_domain_message(exc), 2) from exc
+        typer.echo(f"created admin {user.username} ({user.id})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    kind: Annotated[ApiKeyKind, typer.Option(help="admin, server or client.")],
+    environment: Annotated[
+        str | None, typer.Option(help="Environment key (server and client keys).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key and print its secret (shown once)."""
+    from verdict.server.identity import keys, service
+
+    if not name.strip():
+        raise fail("name: must not be empty", 2)
+    with _database(database_url) as engine, _session(engine) as session:
+        try:
+            key, secret = keys.create_key(
+                session, actor=service.SYSTEM, name=name, kind=kind, environment=environment
+            )
+        except DomainError as exc:
+            raise fail(_domain_message(exc), 2) from exc
+        typer.echo(f"created {kind.value} key {key.prefix}… (shown once, store it now):")
+        typer.echo(secret)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _domain_message(exc: DomainError) -> str:
+    field = exc.field.removeprefix("body.") if exc.field else None
+    return f"{field}: {exc.detail}" if field else exc.detail
 
 
 @app.command()

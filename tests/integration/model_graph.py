@@ -34,13 +34,13 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         preferences={"theme": "dark", "page_size": 50},
     )
     permission = m.Permission(
-        name="experiment:update",
-        description="Edit experiments",
-        resource="experiment",
-        action="update",
+        name="report:export",
+        description="Export reports",
+        resource="report",
+        action="export",
         created_at=at(0),
     )
-    role = m.Role(name="experimenter", description="Runs experiments", is_builtin=True)
+    role = m.Role(name="analyst", description="Exports reports", is_builtin=False)
     role.permissions.append(permission)
     user.roles.append(role)
     session.add_all([environment, user, role, permission])
@@ -77,7 +77,16 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         aggregation=m.MetricAggregation.SUM,
         unit="orders",
     )
-    session.add_all([api_key, segment, orders])
+    token = m.AccessToken(
+        user_id=user.id,
+        token_hash="a" * 64,
+        kind=m.AccessTokenKind.COOKIE,
+        created_at=at(0),
+        expires_at=at(12),
+        last_used_at=at(1),
+        revoked_at=at(2),
+    )
+    session.add_all([api_key, segment, orders, token])
     session.flush()
     revenue_per_order = m.Metric(
         key="revenue-per-order",
@@ -320,6 +329,7 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         m.Role: role,
         m.Permission: permission,
         m.ApiKey: api_key,
+        m.AccessToken: token,
         m.Segment: segment,
         m.Metric: revenue_per_order,
         m.Experiment: experiment,

@@ -118,6 +118,8 @@ CHECKS: list[tuple[type[Any], dict[str, Any], str]] = [
     (m.Segment, {"size_estimate": -1}, "size_estimate_not_negative"),
     (m.Segment, {"key": "x/y"}, "key_identifier"),
     (m.AuditLogEntry, {"action": ""}, "action_not_empty"),
+    (m.AccessToken, {"expires_at": at(-1)}, "expires_after_created"),
+    (m.AccessToken, {"kind": "magic"}, "access_token_kind"),
 ]
 
 
@@ -182,6 +184,7 @@ UNIQUES: list[tuple[str, Callable[[Graph], Any]]] = [
     ("override per unit", lambda g: clone(g[m.FeatureFlagOverride])),
     ("assignment per experiment and unit", lambda g: clone(g[m.Assignment])),
     ("client event id", lambda g: clone(g[m.Event])),
+    ("access token digest", lambda g: clone(g[m.AccessToken])),
 ]
 
 

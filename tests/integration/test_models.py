@@ -43,8 +43,8 @@ def test_association_tables_round_trip(db_session: Session) -> None:
     build_graph(db_session)
     db_session.expunge_all()
     user = db_session.scalars(select(m.User).where(m.User.username == "ada")).one()
-    assert [role.name for role in user.roles] == ["experimenter"]
-    assert [(p.resource, p.action) for p in user.roles[0].permissions] == [("experiment", "update")]
+    assert [role.name for role in user.roles] == ["analyst"]
+    assert [(p.resource, p.action) for p in user.roles[0].permissions] == [("report", "export")]
 
 
 def test_relationships_resolve_both_ways(db_session: Session) -> None:

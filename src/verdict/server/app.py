@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from verdict import __version__
+from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
 from verdict.server.health.router import router as health_router
-from verdict.server.problems import install_problem_handlers
+from verdict.server.identity.router import router as identity_router
+from verdict.server.problems import PROBLEM_RESPONSES, install_problem_handlers
 
 __all__ = ["create_app"]
 
@@ -35,4 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     install_problem_handlers(app)
     app.include_router(health_router)
+    for router in (identity_router, audit_router):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,13 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = Field(default="info")
+    token_ttl: dt.timedelta = Field(
+        default=dt.timedelta(hours=12),
+        description="How long a login lasts (ISO 8601 duration or seconds).",
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark the session cookie Secure (serve over HTTPS)."
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

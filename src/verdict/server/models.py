@@ -32,6 +32,8 @@ from verdict.server.flags.models import (
     FlagValueType,
 )
 from verdict.server.identity.models import (
+    AccessToken,
+    AccessTokenKind,
     ApiKey,
     ApiKeyKind,
     Permission,
@@ -44,6 +46,8 @@ from verdict.server.segments.models import Segment
 
 __all__ = [
     "DEFAULT_ENVIRONMENTS",
+    "AccessToken",
+    "AccessTokenKind",
     "AnalysisMethod",
     "ApiKey",
     "ApiKeyKind",

@@ -14,7 +14,24 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "FieldError", "Problem", "install_problem_handlers"]
+from verdict.server.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+    VersionRequiredError,
+)
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
+    "FieldError",
+    "Problem",
+    "install_problem_handlers",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -76,6 +93,57 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The only place where domain errors meet HTTP status codes.
+_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
+    (StaleVersionError, 412),
+    (VersionRequiredError, 428),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+)
+
+
+def status_of(error: DomainError) -> int:
+    for error_type, status in _STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_of(exc)
+    errors = [FieldError(field=f, reason=r) for f, r in getattr(exc, "errors", [])]
+    if not errors and exc.field:
+        errors = [FieldError(field=exc.field, reason=exc.detail)]
+    headers = {"WWW-Authenticate": 'Bearer realm="verdict"'} if status == 401 else None
+    return problem_response(
+        Problem(
+            title=exc.title,
+            status=status,
+            detail=exc.detail,
+            instance=request.url.path,
+            errors=errors,
+        ),
+        headers=headers,
+    )
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
+
+
+# Documented on every API route: what a client must be ready for.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_doc("No or invalid credentials"),
+    403: _problem_doc("The caller's role lacks the permission this route needs"),
+    422: _problem_doc("Invalid input; `errors` names each field and the reason"),
+}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DomainError, _domain_error)

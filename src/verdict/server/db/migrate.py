@@ -44,10 +44,28 @@ def alembic_config(engine: Engine, stdout: TextIO | None = None) -> Config:
 
 
 def _run(engine: Engine, fn: object, *args: object, **kwargs: object) -> None:
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        fn(config, *args, **kwargs)  # type: ignore[operator]
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild SQLite tables (copy, drop, rename). With foreign
+            # keys enforced, dropping the old table would cascade-delete the rows that
+            # reference it; switch enforcement off (outside any transaction), migrate,
+            # then prove nothing dangles before switching it back on.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config = alembic_config(engine)
+                config.attributes["connection"] = connection
+                fn(config, *args, **kwargs)  # type: ignore[operator]
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise RuntimeError(f"migration left dangling references: {dangling[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

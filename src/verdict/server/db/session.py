@@ -60,7 +60,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a session from the factory the app was built with."""
+    """FastAPI dependency: a session from the factory the app was built with.
+
+    Services commit their own unit of work before the handler returns, so a response
+    is only sent for committed changes; whatever is left uncommitted is rolled back.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with session_scope(factory) as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        session.close()

@@ -20,13 +20,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from verdict.server.db.base import Base, TimestampMixin, new_id, utcnow
+from verdict.server.db.base import Base, TimestampMixin, VersionedMixin, new_id, utcnow
 from verdict.server.db.types import db_enum
 
 if TYPE_CHECKING:
     from verdict.server.environments.models import Environment
 
 __all__ = [
+    "AccessToken",
+    "AccessTokenKind",
     "ApiKey",
     "ApiKeyKind",
     "Permission",
@@ -41,6 +43,11 @@ class ApiKeyKind(enum.StrEnum):
     ADMIN = "admin"  # management API
     SERVER = "server"  # SDK configuration and events, one environment
     CLIENT = "client"  # evaluation only, one environment
+
+
+class AccessTokenKind(enum.StrEnum):
+    BEARER = "bearer"  # Authorization: Bearer, for API clients and the CLI
+    COOKIE = "cookie"  # the dashboard's session cookie
 
 
 user_roles = Table(
@@ -60,7 +67,7 @@ role_permissions = Table(
 )
 
 
-class User(TimestampMixin, Base):
+class User(TimestampMixin, VersionedMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("length(username) > 0", name="username_not_empty"),
@@ -80,7 +87,7 @@ class User(TimestampMixin, Base):
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, back_populates="users")
 
 
-class Role(TimestampMixin, Base):
+class Role(TimestampMixin, VersionedMixin, Base):
     __tablename__ = "roles"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -143,3 +150,24 @@ class ApiKey(Base):
 
     environment: Mapped[Environment | None] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+class AccessToken(Base):
+    """A login session: only the SHA-256 of the token is stored, so a leak reveals none."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        Index("ix_access_tokens_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[AccessTokenKind] = mapped_column(db_enum(AccessTokenKind, "access_token_kind"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()

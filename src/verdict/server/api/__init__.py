@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every router: paging, versions (ETag / If-Match)."""
