@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verdict.server.errors import (
@@ -131,6 +132,22 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value (e.g. a NUL byte in a query parameter, a number out
+    # of the column's range): the caller's input, not a server fault. The session is
+    # closed by its dependency, so nothing of the request was stored.
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    return problem_response(
+        Problem(
+            title="Invalid input",
+            status=422,
+            detail=f"the database cannot store or compare a value of this request: {reason}",
+            instance=request.url.path,
+        )
+    )
+
+
 def _problem_doc(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
@@ -147,3 +164,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DataError, _data_error)

@@ -200,3 +200,21 @@ def test_every_identity_change_is_in_the_audit_log(
     assert [(e["action"], e["before"], e["after"]["name"]) for e in entries] == [
         ("create", None, name)
     ]
+
+
+def test_a_nul_character_in_a_body_is_refused_naming_the_field(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    response = client.post("/api/v1/roles", json={"name": "bad\u0000name"}, headers=admin)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.name"
+    assert "NUL" in response.json()["errors"][0]["reason"]
+
+
+def test_a_value_the_database_cannot_compare_is_a_client_error(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/users", params={"q": "a\u0000b"}, headers=admin)
+    assert response.status_code in {200, 422}  # SQLite compares it; PostgreSQL refuses it
+    if response.status_code == 422:
+        assert response.headers["content-type"] == "application/problem+json"

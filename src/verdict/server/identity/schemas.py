@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
+from verdict.server.api.schemas import RequestModel
 from verdict.server.identity.models import ApiKeyKind
 
 __all__ = [
@@ -37,7 +38,7 @@ PermissionName = Annotated[str, StringConstraints(pattern=r"^[a-z_]+:[a-z_]+$")]
 RoleName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -55,9 +56,7 @@ class MeOut(BaseModel):
     permissions: list[str]
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(RequestModel):
     username: Username
     email: Email
     password: Password
@@ -66,9 +65,7 @@ class UserCreate(BaseModel):
     roles: list[RoleName] = Field(default_factory=list, description="Role names.")
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserUpdate(RequestModel):
     email: Email | None = None
     password: Password | None = None
     full_name: str | None = Field(default=None, max_length=255)
@@ -98,9 +95,7 @@ class PermissionOut(BaseModel):
     description: str | None
 
 
-class RoleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RoleCreate(RequestModel):
     name: RoleName
     description: str | None = None
     permissions: list[PermissionName] = Field(
@@ -108,9 +103,7 @@ class RoleCreate(BaseModel):
     )
 
 
-class RoleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RoleUpdate(RequestModel):
     description: str | None = None
     permissions: list[PermissionName] | None = None
 
@@ -124,9 +117,7 @@ class RoleOut(BaseModel):
     version: int
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=150)
     kind: ApiKeyKind
     environment: str | None = Field(
