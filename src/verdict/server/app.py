@@ -13,6 +13,7 @@ from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
 from verdict.server.health.router import router as health_router
 from verdict.server.identity.router import router as identity_router
+from verdict.server.power.router import router as power_router
 from verdict.server.problems import PROBLEM_RESPONSES, install_problem_handlers
 
 __all__ = ["create_app"]
@@ -37,6 +38,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     install_problem_handlers(app)
     app.include_router(health_router)
-    for router in (identity_router, audit_router):
+    for router in (identity_router, audit_router, power_router):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

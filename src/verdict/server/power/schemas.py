@@ -1,0 +1,49 @@
+"""Request and response of the power calculator."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from verdict.server.api.schemas import RequestModel
+
+__all__ = ["PowerQuery", "PowerResult"]
+
+
+class PowerQuery(RequestModel):
+    """Give an effect to get the sample size, a sample size to get the detectable
+    effect, or both to get the achieved power."""
+
+    metric: Literal["proportion", "mean"] = Field(
+        description="proportion: a conversion rate; mean: a continuous metric."
+    )
+    baseline: float = Field(
+        description="Control's conversion rate (proportion, 0-1) or mean (mean)."
+    )
+    std: float | None = Field(
+        default=None, gt=0, description="Standard deviation per unit (mean metrics)."
+    )
+    mde: float | None = Field(
+        default=None, description="Effect to detect: absolute, or relative if `relative`."
+    )
+    relative: bool = Field(default=False, description="Read `mde` as a relative lift (0.05 = +5%).")
+    sample_size_per_variant: int | None = Field(default=None, ge=2)
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance.")
+    power: float = Field(default=0.8, gt=0, lt=1)
+    variants: int = Field(default=2, ge=2, le=100, description="Variants, control included.")
+    daily_units: float | None = Field(
+        default=None, gt=0, description="Units entering the experiment per day, all variants."
+    )
+
+
+class PowerResult(BaseModel):
+    sample_size_per_variant: int | None = Field(
+        description="Units each variant needs (control and every treatment)."
+    )
+    total_sample_size: int | None
+    mde_absolute: float | None = Field(description="Detectable change in metric units.")
+    mde_relative: float | None = Field(description="Detectable change relative to baseline.")
+    power: float | None = Field(description="Probability of detecting the effect.")
+    days: float | None = Field(description="Days to reach the sample size at daily_units.")
+    method: str
