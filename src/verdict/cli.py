@@ -180,6 +180,10 @@ def db_check(database_url: DatabaseUrl = None) -> None:
 
 
 def _session(engine: Engine) -> Session:
+    # Every model must be imported before the first query, so that relationships
+    # between domains (an API key's environment, …) resolve.
+    import verdict.server.models  # noqa: F401
+
     session: Session = create_session_factory(engine)()
     return session
 

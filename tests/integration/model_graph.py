@@ -122,6 +122,7 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         target="support-bot",
         environment_id=environment.id,
         targeting={"plan": "pro", "$inSegment": "beta-testers"},
+        forced_variants={"qa-user-1": "warm"},
         hash_attribute="account_id",
         hash_seed="reply-tone-v2",
         coverage=0.8,

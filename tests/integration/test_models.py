@@ -66,8 +66,9 @@ def test_relationships_resolve_both_ways(db_session: Session) -> None:
 
 
 def test_first_migration_creates_the_three_standard_environments(db_session: Session) -> None:
-    keys = db_session.scalars(select(m.Environment.key).order_by(m.Environment.sort_order)).all()
-    assert keys[:3] == ["development", "staging", "production"]
+    standard = ["development", "staging", "production"]
+    query = select(m.Environment.key).where(m.Environment.key.in_(standard))
+    assert db_session.scalars(query.order_by(m.Environment.sort_order)).all() == standard
 
 
 def test_edits_bump_the_version_counter(db_session: Session) -> None:

@@ -8,16 +8,20 @@ Evaluation order (the first step that decides wins):
 4. each prerequisite flag must resolve to its required value, else the default
    value, DEFAULT, rule ``prerequisite:<flag>`` (an erroring prerequisite makes
    this flag error too);
-5. the rules in order: ``force`` (condition/segment matched: TARGETING_MATCH),
+5. the flag-wide ``rollout`` gate (a percentage, when set): a unit whose inclusion
+   bucket on the flag key is at or above its threshold gets the default value,
+   DEFAULT, rule ``rollout``, without trying any rule;
+6. the rules in order: ``force`` (condition/segment matched: TARGETING_MATCH),
    ``rollout`` (and inside the percentage on the inclusion hash: SPLIT), ``split``
    (weighted variants on the variant hash: SPLIT), ``experiment`` (the unit is in
    the experiment: SPLIT); a rule that does not apply passes to the next;
-6. the default value: DEFAULT, or STATIC when the flag has no rules, overrides or
+7. the default value: DEFAULT, or STATIC when the flag has no rules, overrides or
    prerequisites at all.
 
-A rule that needs a hash but has no targeting key ends evaluation with ERROR /
-TARGETING_KEY_MISSING. Every possible result of a flag is built once when the flag
-is compiled, so evaluating allocates nothing on the common paths.
+A rule (or a partial rollout gate) that needs a hash but has no targeting key ends
+evaluation with ERROR / TARGETING_KEY_MISSING. Every possible result of a flag is
+built once when the flag is compiled, so evaluating allocates nothing on the common
+paths.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from verdict.engine.conditions import SegmentTable
 from verdict.engine.errors import ConfigError, child_path, index_path
 from verdict.engine.experiments import CompiledExperiment, targeting_condition
 from verdict.engine.hashing import (
+    BUCKETS,
     fraction_threshold,
     inclusion_seed,
     percentage_threshold,
@@ -45,6 +50,7 @@ from verdict.engine.rules import (
     constant,
     experiment_rule,
     force_rule,
+    rollout_gate,
     rollout_rule,
     split_rule,
 )
@@ -190,6 +196,9 @@ class _FlagCompiler:
         for index in reversed(range(len(rules))):
             chain = self.rule(rules[index], index_path(rules_path, index), index, chain)
         decide = chain if not isinstance(chain, FlagResult) else constant(chain)
+        gate = self.read_rollout_gate()
+        if rules and gate is not None:
+            decide = self.with_rollout_gate(decide, gate, default, default_variant)
         checks = [
             self.prerequisite(item, index_path(prerequisites_path, index), default_result)
             for index, item in enumerate(prerequisites)
@@ -208,6 +217,33 @@ class _FlagCompiler:
             tuple(check[0] for check in checks),
             decide,
         )
+
+    def read_rollout_gate(self) -> int | None:
+        """The inclusion threshold of the flag-wide ``rollout`` percentage, if set."""
+        raw = self.spec.get("rollout")
+        if raw is None:
+            return None
+        return percentage_threshold(read_number(raw, child_path(self.path, "rollout"), 0, 100))
+
+    def with_rollout_gate(
+        self, rules: Decider, threshold: int, default: Any, default_variant: str | None
+    ) -> Decider:
+        """The rules behind the flag-wide rollout gate: outside it, the default."""
+        if threshold >= BUCKETS:
+            return rules
+        outside = self.result(default, default_variant, Reason.DEFAULT, rule="rollout")
+        if threshold == 0:
+            return constant(outside)
+        key_missing = self.result(
+            None,
+            None,
+            Reason.ERROR,
+            error_code=ErrorCode.TARGETING_KEY_MISSING,
+            rule="rollout",
+            error_message="the flag's rollout hashes the targeting key, which is missing",
+        )
+        prefix = inclusion_seed(self.key) + ":"
+        return rollout_gate(prefix, threshold, rules, outside, key_missing)
 
     def rule(
         self, raw: Any, path: str, index: int, on_miss: Decider | FlagResult

@@ -14,6 +14,8 @@ returning prebuilt results means the common paths allocate nothing.
   variant named like the experiment variant.
 
 Rules that hash return the rule's TARGETING_KEY_MISSING result when there is no key.
+A flag-wide ``rollout`` gate (:func:`rollout_gate`) sits in front of the whole chain:
+only units whose inclusion bucket is below its threshold reach the rules.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "constant",
     "experiment_rule",
     "force_rule",
+    "rollout_gate",
     "rollout_rule",
     "split_rule",
 ]
@@ -109,6 +112,35 @@ def rollout_rule(
         return miss_next(targeting_key, attributes, now, sticky, depth)
 
     return rollout
+
+
+def rollout_gate(
+    prefix: str,
+    threshold: int,
+    rules: Decider,
+    outside: FlagResult,
+    key_missing: FlagResult,
+) -> Decider:
+    """Let only units whose inclusion bucket is below ``threshold`` reach ``rules``.
+
+    Everyone else gets ``outside`` (the flag default). The threshold grows with the
+    percentage, so raising the gate never removes a unit that was inside.
+    """
+
+    def gate(
+        targeting_key: str | None,
+        attributes: Attributes,
+        now: float | None,
+        sticky: StickyAssignments | None,
+        depth: int,
+    ) -> FlagResult:
+        if not targeting_key:
+            return key_missing
+        if _hash(prefix + targeting_key, 0, False) % BUCKETS < threshold:
+            return rules(targeting_key, attributes, now, sticky, depth)
+        return outside
+
+    return gate
 
 
 def split_rule(

@@ -9,7 +9,7 @@ The configuration shape (documented in docs/targeting.md)::
                            "variants": [{"key", "weight"}], "layer"?, "layer_range"?,
                            "forced"?, "sticky"?}},
      "flags":       {key: {"type", "default", "enabled"?, "variants"?, "rules"?,
-                           "prerequisites"?, "overrides"?}}}
+                           "rollout"?, "prerequisites"?, "overrides"?}}}
 
 Compilation validates everything and reports every problem with its JSON path.
 ``strict=True`` (the server's mode) raises :class:`ConfigError` listing them all;

@@ -8,13 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from verdict import __version__
+from verdict.server.analysis.router import router as metrics_router
 from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
+from verdict.server.environments.router import router as environments_router
+from verdict.server.experiments.router import router as experiments_router
+from verdict.server.flags.router import router as flags_router
 from verdict.server.health.router import router as health_router
 from verdict.server.identity.router import router as identity_router
 from verdict.server.power.router import router as power_router
 from verdict.server.problems import PROBLEM_RESPONSES, install_problem_handlers
+from verdict.server.segments.router import router as segments_router
 
 __all__ = ["create_app"]
 
@@ -38,6 +43,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     install_problem_handlers(app)
     app.include_router(health_router)
-    for router in (identity_router, audit_router, power_router):
+    for router in (
+        identity_router,
+        audit_router,
+        power_router,
+        metrics_router,
+        experiments_router,
+        environments_router,
+        segments_router,
+        flags_router,
+    ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

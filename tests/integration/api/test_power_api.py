@@ -111,3 +111,15 @@ def test_bad_questions_are_refused_naming_the_field(
     response = client.post("/api/v1/power", json=body, headers=viewer)
     assert response.status_code == 422
     assert field in [error["field"] for error in response.json()["errors"]]
+
+
+def test_an_effect_too_small_to_detect_is_a_clear_error(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    response = client.post(
+        "/api/v1/power",
+        json={"metric": "mean", "baseline": 1.0, "std": 1e12, "mde": 1e-12},
+        headers=viewer,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.mde"

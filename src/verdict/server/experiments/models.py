@@ -138,6 +138,8 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
         ForeignKey("environments.id", ondelete="CASCADE")
     )
     targeting: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # QA forcing: {unit id: variant key}, honoured whatever the status or allocation.
+    forced_variants: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     hash_attribute: Mapped[str] = mapped_column(String(100), default="id", server_default="id")
     hash_seed: Mapped[str | None] = mapped_column(String(100))
     coverage: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")

@@ -10,6 +10,9 @@ from verdict.server.api.schemas import RequestModel
 
 __all__ = ["PowerQuery", "PowerResult"]
 
+# Bounds that keep every intermediate figure finite in double precision.
+_LIMIT = 1e12
+
 
 class PowerQuery(RequestModel):
     """Give an effect to get the sample size, a sample size to get the detectable
@@ -19,21 +22,29 @@ class PowerQuery(RequestModel):
         description="proportion: a conversion rate; mean: a continuous metric."
     )
     baseline: float = Field(
-        description="Control's conversion rate (proportion, 0-1) or mean (mean)."
+        ge=-_LIMIT,
+        le=_LIMIT,
+        description="Control's conversion rate (proportion, 0-1) or mean (mean).",
     )
     std: float | None = Field(
-        default=None, gt=0, description="Standard deviation per unit (mean metrics)."
+        default=None, gt=0, le=_LIMIT, description="Standard deviation per unit (mean metrics)."
     )
     mde: float | None = Field(
-        default=None, description="Effect to detect: absolute, or relative if `relative`."
+        default=None,
+        ge=-_LIMIT,
+        le=_LIMIT,
+        description="Effect to detect: absolute, or relative if `relative`.",
     )
     relative: bool = Field(default=False, description="Read `mde` as a relative lift (0.05 = +5%).")
-    sample_size_per_variant: int | None = Field(default=None, ge=2)
+    sample_size_per_variant: int | None = Field(default=None, ge=2, le=10**12)
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance.")
     power: float = Field(default=0.8, gt=0, lt=1)
     variants: int = Field(default=2, ge=2, le=100, description="Variants, control included.")
     daily_units: float | None = Field(
-        default=None, gt=0, description="Units entering the experiment per day, all variants."
+        default=None,
+        gt=0,
+        le=_LIMIT,
+        description="Units entering the experiment per day, all variants.",
     )
 
 

@@ -42,35 +42,56 @@ def _absolute_mde(query: PowerQuery) -> float | None:
     return query.mde * query.baseline if query.relative else query.mde
 
 
+def _whole(size: object) -> int:
+    value = float(size)  # type: ignore[arg-type]
+    if not math.isfinite(value) or value > 10**15:
+        raise InvalidInputError(
+            "the effect is too small for any practical sample to detect", field="body.mde"
+        )
+    return int(value)
+
+
+def _solve_proportion(
+    query: PowerQuery, n: int | None, mde: float | None
+) -> tuple[int | None, float | None, float | None]:
+    alpha, power = query.alpha, query.power
+    if n is None:
+        assert mde is not None  # _check: one of the two is given
+        size = stats_power.sample_size_proportions(
+            baseline=query.baseline, mde=mde, alpha=alpha, power=power
+        )
+        return _whole(size), mde, power
+    if mde is None:
+        found = float(
+            stats_power.minimum_detectable_effect_proportions(
+                n=n, baseline=query.baseline, alpha=alpha, power=power
+            )
+        )
+        return n, (None if math.isnan(found) else found), power
+    achieved = stats_power.power_proportions(n=n, baseline=query.baseline, mde=mde, alpha=alpha)
+    return n, mde, float(achieved)
+
+
+def _solve_mean(
+    query: PowerQuery, n: int | None, mde: float | None, std: float
+) -> tuple[int | None, float | None, float | None]:
+    alpha, power = query.alpha, query.power
+    if n is None:
+        assert mde is not None  # _check: one of the two is given
+        size = stats_power.sample_size_means(mde=mde, std=std, alpha=alpha, power=power)
+        return _whole(size), mde, power
+    if mde is None:
+        found = stats_power.minimum_detectable_effect_means(n=n, std=std, alpha=alpha, power=power)
+        return n, float(found), power
+    return n, mde, float(stats_power.power_means(n=n, mde=mde, std=std, alpha=alpha))
+
+
 def _solve(query: PowerQuery, mde: float | None) -> tuple[int | None, float | None, float | None]:
     """(sample size per variant, absolute mde, power) for the query's mode."""
-    n = query.sample_size_per_variant
-    common = {"alpha": query.alpha}
     if query.metric == "proportion":
-        if n is None:
-            size = stats_power.sample_size_proportions(
-                baseline=query.baseline, mde=mde, power=query.power, **common
-            )
-            return int(size), mde, query.power
-        if mde is None:
-            found = float(
-                stats_power.minimum_detectable_effect_proportions(
-                    n=n, baseline=query.baseline, power=query.power, **common
-                )
-            )
-            return n, (None if math.isnan(found) else found), query.power
-        achieved = stats_power.power_proportions(n=n, baseline=query.baseline, mde=mde, **common)
-        return n, mde, float(achieved)
-    std = query.std
-    if n is None:
-        size = stats_power.sample_size_means(mde=mde, std=std, power=query.power, **common)
-        return int(size), mde, query.power
-    if mde is None:
-        found = stats_power.minimum_detectable_effect_means(
-            n=n, std=std, power=query.power, **common
-        )
-        return n, float(found), query.power
-    return n, mde, float(stats_power.power_means(n=n, mde=mde, std=std, **common))
+        return _solve_proportion(query, query.sample_size_per_variant, mde)
+    assert query.std is not None  # _check: required for means
+    return _solve_mean(query, query.sample_size_per_variant, mde, query.std)
 
 
 def calculate(query: PowerQuery) -> PowerResult:
