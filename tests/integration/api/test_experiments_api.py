@@ -746,3 +746,50 @@ def test_qa_forcing_names_variants_of_the_experiment(
     )
     assert frozen.status_code == 409
     assert fields_of(frozen) == {"body.forced_variants"}
+
+
+def test_a_draft_served_by_a_flag_rule_cannot_be_deleted_until_the_rule_goes(
+    client: TestClient, admin: Headers
+) -> None:
+    experiment = create(
+        client,
+        admin,
+        experiment_body(
+            make_metric(client, admin),
+            variants=[
+                {"key": "off", "is_control": True, "weight": 0.5},
+                {"key": "on", "weight": 0.5},
+            ],
+        ),
+    )
+    flag = unique("flag")
+    created = client.post(
+        "/api/v1/flags",
+        json={
+            "key": flag,
+            "name": flag,
+            "value_type": "boolean",
+            "default_value": False,
+            "variants": [{"key": "off", "value": False}, {"key": "on", "value": True}],
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    state_url = f"/api/v1/flags/{flag}/environments/staging"
+    rule = {"id": "exp", "type": "experiment", "experiment": experiment["key"]}
+    served = client.put(
+        state_url, json={"enabled": True, "rules": [rule]}, headers={**admin, "If-Match": '"0"'}
+    )
+    assert served.status_code == 200, served.text
+    delete_headers = {**admin, "If-Match": etag_of(client, admin, experiment["key"])}
+    refused = client.delete(f"{EXPERIMENTS}/{experiment['key']}", headers=delete_headers)
+    assert refused.status_code == 409
+    assert f"{flag} in staging" in refused.json()["detail"]
+    cleared = client.put(
+        state_url,
+        json={"enabled": True, "rules": []},
+        headers={**admin, "If-Match": served.headers["etag"]},
+    )
+    assert cleared.status_code == 200, cleared.text
+    deleted = client.delete(f"{EXPERIMENTS}/{experiment['key']}", headers=delete_headers)
+    assert deleted.status_code == 204

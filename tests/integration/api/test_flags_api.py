@@ -472,7 +472,8 @@ def test_history_covers_definition_states_and_overrides_newest_first(
     assert client.post(f"{base}/enable", headers={**admin, "If-Match": '"1"'}).status_code == 200
     override = client.put(f"{base}/overrides/user-1", json={"value": True}, headers=admin)
     assert override.status_code == 201
-    assert client.delete(f"{base}/overrides/user-1", headers=admin).status_code == 204
+    versioned = {**admin, "If-Match": override.headers["etag"]}
+    assert client.delete(f"{base}/overrides/user-1", headers=versioned).status_code == 204
     _patch(client, admin, flag["key"], {"name": "Renamed"})
     entries = _history(client, viewer, flag["key"])
     assert [e["action"] for e in entries] == [

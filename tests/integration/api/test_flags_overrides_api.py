@@ -53,8 +53,14 @@ def test_put_creates_then_replaces_a_units_override_and_audits_both(
         False,
     )
     assert body["created_by"] is not None
-    replaced = client.put(_url(key, "user-7"), json={"value": False}, headers=experimenter)
+    unversioned = client.put(_url(key, "user-7"), json={"value": False}, headers=experimenter)
+    assert unversioned.status_code == 428
+    versioned = {**experimenter, "If-Match": created.headers["etag"]}
+    replaced = client.put(_url(key, "user-7"), json={"value": False}, headers=versioned)
     assert replaced.status_code == 200
+    assert replaced.headers["etag"] != created.headers["etag"]
+    stale = client.put(_url(key, "user-7"), json={"value": True}, headers=versioned)
+    assert stale.status_code == 412
     assert (replaced.json()["value"], replaced.json()["expires_at"]) == (False, None)
     entries = client.get(f"{FLAGS}/{key}/history", headers=experimenter).json()["items"]
     assert [e["action"] for e in entries[:2]] == ["set_override", "set_override"]
@@ -179,10 +185,13 @@ def test_deleting_an_override_removes_it_and_is_audited(
     client: TestClient, admin: dict[str, str], viewer: dict[str, str]
 ) -> None:
     key = _flag(client, admin)
-    assert client.put(_url(key, "u1"), json={"value": True}, headers=admin).status_code == 201
+    created = client.put(_url(key, "u1"), json={"value": True}, headers=admin)
+    assert created.status_code == 201
+    versioned = {**admin, "If-Match": created.headers["etag"]}
     assert client.delete(_url(key, "u1"), headers=viewer).status_code == 403
-    assert client.delete(_url(key, "u1"), headers=admin).status_code == 204
-    assert client.delete(_url(key, "u1"), headers=admin).status_code == 404
+    assert client.delete(_url(key, "u1"), headers=admin).status_code == 428
+    assert client.delete(_url(key, "u1"), headers=versioned).status_code == 204
+    assert client.delete(_url(key, "u1"), headers=versioned).status_code == 404
     assert client.get(_url(key), headers=viewer).json()["items"] == []
     entries = client.get(f"{FLAGS}/{key}/history", headers=admin).json()["items"]
     assert entries[0]["action"] == "delete_override"

@@ -45,6 +45,7 @@ from verdict.server.experiments.rules import (
 )
 from verdict.server.experiments.schemas import ExperimentCreate, VariantIn
 from verdict.server.experiments.views import experiment_snapshot
+from verdict.server.flags.references import flags_serving_experiment
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
 
@@ -266,6 +267,13 @@ def delete_experiment(
             f"only draft experiments can be deleted; {key!r} is {experiment.status.value}: "
             "archive it instead",
             field="status",
+        )
+    serving = flags_serving_experiment(session, key)
+    if serving:
+        raise ConflictError(
+            f"experiment {key!r} is served by flag rules ({', '.join(serving)}); "
+            "remove those rules first",
+            field="path.key",
         )
     record(
         session,

@@ -152,7 +152,7 @@ class FeatureFlagPrerequisite(Base):
     prerequisite: Mapped[FeatureFlag] = relationship(foreign_keys=[prerequisite_flag_id])
 
 
-class FeatureFlagOverride(Base):
+class FeatureFlagOverride(VersionedMixin, Base):
     """A value forced for one unit in one environment, optionally until a time."""
 
     __tablename__ = "feature_flag_overrides"

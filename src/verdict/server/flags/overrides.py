@@ -1,9 +1,10 @@
 """Per-unit overrides: a value forced for one unit of one environment, optionally
 until a time.
 
-An override is addressed by its unit id and written whole (PUT replaces it), so it has
-no version of its own and needs no If-Match: writing the same override twice gives the
-same result, and each write is audited with the override before and after. A variant
+An override is addressed by its unit id and written whole (PUT replaces it). Creating
+one needs no If-Match (two concurrent creations collide on the unique key: 409);
+replacing or deleting an existing one needs its version, so nobody silently undoes a
+colleague's override. Each write is audited with the override before and after. A variant
 is stored as its value (the table keeps values); the response names the variant again.
 Expired overrides stay listed (``expired: true``) until deleted, but are left out of
 the configuration served to SDKs.
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from verdict.engine.errors import child_path
 from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
@@ -118,6 +120,7 @@ def put_override(
     environment_key: str,
     unit_id: str,
     data: OverrideIn,
+    if_match: str | None,
 ) -> tuple[OverrideOut, bool]:
     """Create or replace the unit's override; also says whether it was created."""
     flag, environment = _load(session, flag_key, environment_key)
@@ -127,6 +130,8 @@ def put_override(
     if data.expires_at is not None and data.expires_at <= now:
         raise InvalidInputError("expires_at must be in the future", field="body.expires_at")
     override = _find(session, flag, environment, unit_id)
+    if override is not None:
+        check_version(if_match, override.version)
     names = usernames(session, [actor.user_id] + ([override.created_by_id] if override else []))
     before = (
         override_snapshot(override_out(flag, environment, override, names, now))
@@ -167,7 +172,13 @@ def put_override(
 
 
 def delete_override(
-    session: Session, *, actor: Principal, flag_key: str, environment_key: str, unit_id: str
+    session: Session,
+    *,
+    actor: Principal,
+    flag_key: str,
+    environment_key: str,
+    unit_id: str,
+    if_match: str | None,
 ) -> None:
     flag, environment = _load(session, flag_key, environment_key)
     override = _find(session, flag, environment, unit_id)
@@ -175,6 +186,7 @@ def delete_override(
         raise NotFoundError(
             f"flag {flag_key!r} has no override for {unit_id!r} in {environment_key}"
         )
+    check_version(if_match, override.version)
     names = usernames(session, [override.created_by_id])
     before = override_snapshot(override_out(flag, environment, override, names, utcnow()))
     record(

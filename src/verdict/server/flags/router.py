@@ -291,7 +291,9 @@ def put_override(
     body: OverrideIn,
     db: Db,
     response: Response,
+    if_match: IfMatch = None,
 ) -> OverrideOut:
+    """Creating needs no If-Match; replacing an existing override needs its ETag."""
     override, created = overrides.put_override(
         db,
         actor=principal,
@@ -299,8 +301,10 @@ def put_override(
         environment_key=environment,
         unit_id=unit_id,
         data=body,
+        if_match=if_match,
     )
     response.status_code = 201 if created else 200
+    set_etag(response, override.version)
     return override
 
 
@@ -310,9 +314,19 @@ def put_override(
     summary="Remove a unit's override",
 )
 def delete_override(
-    principal: Editor, key: FlagKey, environment: EnvironmentKey, unit_id: UnitId, db: Db
+    principal: Editor,
+    key: FlagKey,
+    environment: EnvironmentKey,
+    unit_id: UnitId,
+    db: Db,
+    if_match: IfMatch = None,
 ) -> Response:
     overrides.delete_override(
-        db, actor=principal, flag_key=key, environment_key=environment, unit_id=unit_id
+        db,
+        actor=principal,
+        flag_key=key,
+        environment_key=environment,
+        unit_id=unit_id,
+        if_match=if_match,
     )
     return Response(status_code=204)

@@ -221,6 +221,7 @@ class OverrideIn(BaseModel):
 
 
 class OverrideOut(BaseModel):
+    version: int
     flag: str
     environment: str
     unit_id: str

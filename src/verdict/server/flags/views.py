@@ -164,6 +164,7 @@ def override_out(
     now: dt.datetime,
 ) -> OverrideOut:
     return OverrideOut(
+        version=override.version,
         flag=flag.key,
         environment=environment.key,
         unit_id=override.unit_id,
@@ -178,4 +179,4 @@ def override_out(
 
 
 def override_snapshot(out: OverrideOut) -> dict[str, Any]:
-    return out.model_dump(mode="json", exclude={"expired"})
+    return out.model_dump(mode="json", exclude={"expired", "version"})

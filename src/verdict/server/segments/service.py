@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from verdict.engine import compile_config
@@ -23,6 +23,7 @@ from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
+from verdict.server.db.json_search import mentions
 from verdict.server.environments.models import Environment
 from verdict.server.errors import ConflictError, InvalidInputError, NotFoundError
 from verdict.server.experiments.models import Experiment, ExperimentSegment
@@ -236,12 +237,6 @@ def update_segment(
     return out
 
 
-def _mentions(column: Any, key: str) -> Any:
-    """A cheap prefilter: the JSON text contains the key as a string ("<key>")."""
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(column, String).like(f'%"{escaped}"%', escape="\\")
-
-
 def _referrers(session: Session, segment: Segment) -> list[str]:
     key = segment.key
     users: list[str] = []
@@ -251,7 +246,7 @@ def _referrers(session: Session, segment: Segment) -> list[str]:
             select(FeatureFlag.key, Environment.key, FeatureFlagEnvironment.rules)
             .join(FeatureFlagEnvironment, FeatureFlagEnvironment.flag_id == FeatureFlag.id)
             .join(Environment, Environment.id == FeatureFlagEnvironment.environment_id)
-            .where(_mentions(FeatureFlagEnvironment.rules, key))
+            .where(mentions(FeatureFlagEnvironment.rules, key))
         )
         if any(
             rule.get("segment") == key or key in set(segment_keys(rule.get("condition")))
@@ -265,7 +260,7 @@ def _referrers(session: Session, segment: Segment) -> list[str]:
         other
         for other, conditions in session.execute(
             select(Segment.key, Segment.conditions).where(
-                Segment.id != segment.id, _mentions(Segment.conditions, key)
+                Segment.id != segment.id, mentions(Segment.conditions, key)
             )
         )
         if key in set(segment_keys(conditions))
@@ -282,7 +277,7 @@ def _referrers(session: Session, segment: Segment) -> list[str]:
     linked.update(
         experiment
         for experiment, targeting in session.execute(
-            select(Experiment.key, Experiment.targeting).where(_mentions(Experiment.targeting, key))
+            select(Experiment.key, Experiment.targeting).where(mentions(Experiment.targeting, key))
         )
         if key in set(segment_keys(targeting))
     )
