@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.server.environments.models import Environment
 from verdict.server.experiments.models import Experiment, Variant
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import CheckConstraint
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.server.models import Experiment, ExperimentMetric, Segment, Variant
 
 Headers = dict[str, str]

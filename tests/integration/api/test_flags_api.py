@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 
 FLAGS = "/api/v1/flags"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.engine import EvaluationContext, ExperimentReason, Reason, Snapshot, compile_config
 from verdict.server.environments.models import Environment
 from verdict.server.errors import NotFoundError

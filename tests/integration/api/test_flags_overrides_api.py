@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.engine import EvaluationContext, compile_config
 from verdict.server.flags.config import environment_config
 from verdict.server.flags.models import FeatureFlag, FeatureFlagOverride

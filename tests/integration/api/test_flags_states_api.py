@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from tests.unit.engine.bucketing_reference import murmur3_x86_32
 from verdict.engine import EvaluationContext, compile_config
 from verdict.server.environments.models import Environment

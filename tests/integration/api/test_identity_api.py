@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.integration.api.conftest import PASSWORD, unique
+from tests.integration.conftest import PASSWORD, unique
 
 
 def test_login_returns_a_token_that_identifies_the_user(

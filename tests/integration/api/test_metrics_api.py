@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import CheckConstraint
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.server.models import Metric
 
 Headers = dict[str, str]

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.integration.api.conftest import unique
+from tests.integration.conftest import unique
 from verdict.engine import EvaluationContext, compile_config
 from verdict.server.experiments.models import (
     Experiment,

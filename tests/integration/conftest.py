@@ -1,4 +1,4 @@
-"""API fixtures: one app per backend, and callers with chosen roles."""
+"""Integration fixtures: one API app per backend, and callers with chosen roles."""
 
 from __future__ import annotations
 

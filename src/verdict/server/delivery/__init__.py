@@ -1,0 +1,1 @@
+"""Delivery: the hot paths that serve decisions and configuration to SDKs."""

@@ -1,0 +1,131 @@
+"""Compiled configuration per environment, built once and shared by every request.
+
+A request never compiles configuration: it asks the cache for the environment's
+:class:`EnvironmentSnapshot` (the engine's compiled ``Snapshot``, the JSON document SDKs
+download, and its ETag). The cache rebuilds an environment only after it was
+invalidated (a change was committed, here or in another process) or when its copy is
+older than ``max_age`` seconds, a safety net should a change notification be lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verdict.engine import Snapshot, compile_config
+from verdict.server.db import utcnow
+from verdict.server.environments.models import Environment
+from verdict.server.errors import NotFoundError
+from verdict.server.flags.config import build_config
+
+__all__ = ["EnvironmentSnapshot", "SnapshotCache"]
+
+
+@dataclass(frozen=True)
+class EnvironmentSnapshot:
+    environment_id: uuid.UUID
+    environment_key: str
+    snapshot: Snapshot
+    document: dict[str, Any]
+    body: bytes  # the document as served (compact JSON)
+    etag: str  # strong ETag of ``body``
+    built_at: float  # time.monotonic() when built
+    built_at_wall: str  # ISO 8601, for responses and metrics
+
+    def age(self) -> float:
+        return time.monotonic() - self.built_at
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    current: EnvironmentSnapshot | None = None
+    stale: bool = True
+
+
+def _serialise(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+class SnapshotCache:
+    """Thread-safe, per-environment; concurrent requests for a stale environment wait for
+    one rebuild instead of each compiling their own."""
+
+    def __init__(self, session_factory: Callable[[], Session], *, max_age: float = 60.0) -> None:
+        self._session_factory = session_factory
+        self._max_age = max_age
+        self._slots: dict[str, _Slot] = {}
+        self._slots_lock = threading.Lock()
+        self._listeners: list[Callable[[str | None], None]] = []
+
+    def _slot(self, environment_key: str) -> _Slot:
+        slot = self._slots.get(environment_key)
+        if slot is None:
+            with self._slots_lock:
+                slot = self._slots.setdefault(environment_key, _Slot())
+        return slot
+
+    def get(self, environment_key: str) -> EnvironmentSnapshot:
+        slot = self._slot(environment_key)
+        current = slot.current
+        if current is not None and not slot.stale and current.age() < self._max_age:
+            return current
+        with slot.lock:
+            current = slot.current
+            if current is not None and not slot.stale and current.age() < self._max_age:
+                return current
+            slot.stale = False  # an invalidation during the build marks it stale again
+            slot.current = self._build(environment_key)
+            return slot.current
+
+    def _build(self, environment_key: str) -> EnvironmentSnapshot:
+        with self._session_factory() as session:
+            environment = session.scalars(
+                select(Environment).where(Environment.key == environment_key)
+            ).first()
+            if environment is None:
+                raise NotFoundError(f"no environment {environment_key!r}")
+            document = build_config(session, environment.id)
+        # Lenient: one broken flag must not take every other flag down with it.
+        snapshot = compile_config(document, strict=False)
+        body = _serialise(document)
+        return EnvironmentSnapshot(
+            environment_id=environment.id,
+            environment_key=environment.key,
+            snapshot=snapshot,
+            document=document,
+            body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            built_at=time.monotonic(),
+            built_at_wall=utcnow().isoformat(),
+        )
+
+    def invalidate(self, environment_key: str | None = None) -> None:
+        """Mark one environment (or all, with None) for rebuild on the next request."""
+        with self._slots_lock:
+            slots = (
+                list(self._slots.values())
+                if environment_key is None
+                else [self._slots.setdefault(environment_key, _Slot())]
+            )
+        for slot in slots:
+            slot.stale = True
+        for listener in list(self._listeners):
+            listener(environment_key)
+
+    def add_listener(self, listener: Callable[[str | None], None]) -> None:
+        """Called with the environment key (None: all) after each invalidation."""
+        self._listeners.append(listener)
+
+    def cached(self) -> list[EnvironmentSnapshot]:
+        """The snapshots currently held (for metrics such as snapshot age)."""
+        return [slot.current for slot in list(self._slots.values()) if slot.current is not None]
