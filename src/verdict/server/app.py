@@ -12,6 +12,7 @@ from verdict.server.analysis.router import router as metrics_router
 from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
+from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.environments.router import router as environments_router
 from verdict.server.experiments.router import router as experiments_router
 from verdict.server.flags.router import router as flags_router
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    app.state.snapshots = SnapshotCache(app.state.session_factory)
     install_problem_handlers(app)
     app.include_router(health_router)
     for router in (

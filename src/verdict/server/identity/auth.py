@@ -34,7 +34,14 @@ from verdict.server.identity.models import (
 )
 from verdict.server.identity.permissions import all_permissions, permission_name
 
-__all__ = ["SESSION_COOKIE", "Authenticated", "Principal", "Require", "authenticate"]
+__all__ = [
+    "SESSION_COOKIE",
+    "Authenticated",
+    "Principal",
+    "Require",
+    "RequireSdkKey",
+    "authenticate",
+]
 
 SESSION_COOKIE = "verdict_session"
 # Writing last_used_at on every request would turn each read into a write; once a
@@ -181,3 +188,27 @@ class Authenticated:
 
     def __repr__(self) -> str:
         return "Authenticated()"
+
+
+class RequireSdkKey:
+    """Dependency for SDK routes: an API key of one of ``kinds``, acting for the one
+    environment it was created for. People sign in to the management API instead, so a
+    login token (or an admin key) is refused with 403."""
+
+    def __init__(self, *kinds: ApiKeyKind) -> None:
+        self.kinds = frozenset(kinds)
+
+    def __call__(
+        self,
+        request: Request,
+        db: Annotated[Session, Depends(get_db)],
+        _bearer: Bearer = None,
+    ) -> Principal:
+        principal = authenticate(request, db)
+        if principal.api_key_kind not in self.kinds or principal.environment_id is None:
+            allowed = " or ".join(sorted(kind.value for kind in self.kinds))
+            raise PermissionDeniedError(f"this route needs a {allowed} API key")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"RequireSdkKey({', '.join(sorted(k.value for k in self.kinds))})"
