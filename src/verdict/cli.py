@@ -90,8 +90,16 @@ def serve(
     migrate_on_start: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database first.")
     ] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each with its own snapshot).")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
 ) -> None:
     """Start the API server (upgrading the database to the newest schema first)."""
+    import os
+
     import uvicorn
 
     from verdict.server.app import create_app
@@ -103,9 +111,18 @@ def serve(
         with _database(settings.database_url) as engine:
             migrate.upgrade(engine)
             typer.echo(f"database {engine.url!r} at revision {migrate.current_revision(engine)}")
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
-    )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": access_log,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    # Each worker process builds its own app from the environment's settings.
+    os.environ["VERDICT_DATABASE_URL"] = settings.database_url
+    uvicorn.run("verdict.server.asgi:app_factory", factory=True, workers=workers, **common)
 
 
 def _db_command(action: Callable[[Engine], None], database_url: str | None) -> None:

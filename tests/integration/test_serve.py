@@ -20,10 +20,18 @@ def _free_port() -> int:
 
 
 def test_serve_migrates_the_default_sqlite_database_and_answers(tmp_path: Path) -> None:
+    _serve_and_check(tmp_path, [])
+
+
+def test_serve_runs_several_worker_processes(tmp_path: Path) -> None:
+    _serve_and_check(tmp_path, ["--workers", "2", "--no-access-log"])
+
+
+def _serve_and_check(tmp_path: Path, options: list[str]) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "verdict", "serve", "--port", str(port)],
+        [sys.executable, "-m", "verdict", "serve", "--port", str(port), *options],
         cwd=tmp_path,  # the default URL is ./verdict.db, relative to the working directory
         env=env,
         stdout=subprocess.PIPE,
