@@ -33,6 +33,8 @@ users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+retention_app = typer.Typer(help="Delete data past its retention period.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -268,6 +270,60 @@ def keys_create(
             raise fail(_domain_message(exc), 2) from exc
         typer.echo(f"created {kind.value} key {key.prefix}… (shown once, store it now):")
         typer.echo(secret)
+
+
+@retention_app.command("run")
+def retention_run(
+    days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Keep assignments this many days after completion (180)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be deleted.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete assignments of experiments completed more than DAYS days ago."""
+    from verdict.server.retention.service import run_retention
+    from verdict.server.worker import describe_retention
+
+    settings = _settings(database_url=database_url, retention_days=days)
+    with _database(settings.database_url) as engine, _session(engine) as session:
+        report = run_retention(
+            session,
+            days=settings.retention_days,
+            chunk_size=settings.retention_chunk_size,
+            dry_run=dry_run,
+        )
+        for line in describe_retention(report):
+            typer.echo(line)
+
+
+@app.command()
+def worker(
+    interval: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Seconds between retention runs (default 3600)."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run background maintenance (retention) until SIGTERM or SIGINT."""
+    import threading
+
+    from verdict.server.worker import run_worker, stop_on_signals
+
+    settings = _settings(database_url=database_url, worker_interval=interval)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    with _database(settings.database_url) as engine:
+        import verdict.server.models  # noqa: F401  (relationships between domains resolve)
+
+        run_worker(
+            settings=settings,
+            session_factory=create_session_factory(engine),
+            stop=stop,
+            say=typer.echo,
+        )
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -12,8 +12,16 @@ from verdict.server.analysis.router import router as metrics_router
 from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
+from verdict.server.delivery.assignment_router import router as assignment_router
+from verdict.server.delivery.changes import ChangeDelivery
+from verdict.server.delivery.config_router import router as sdk_config_router
+from verdict.server.delivery.evaluation_router import router as evaluation_router
+from verdict.server.delivery.observability import MetricsMiddleware
+from verdict.server.delivery.observability import router as prometheus_router
+from verdict.server.delivery.ofrep_router import router as ofrep_router
 from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.environments.router import router as environments_router
+from verdict.server.events.router import router as events_router
 from verdict.server.experiments.router import router as experiments_router
 from verdict.server.flags.router import router as flags_router
 from verdict.server.health.router import router as health_router
@@ -30,7 +38,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        delivery = ChangeDelivery(_app)
+        delivery.start()
         yield
+        delivery.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -44,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     app.state.snapshots = SnapshotCache(app.state.session_factory)
     install_problem_handlers(app)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(health_router)
     for router in (
         identity_router,
@@ -54,6 +66,12 @@ def create_app(settings: Settings) -> FastAPI:
         environments_router,
         segments_router,
         flags_router,
+        events_router,
+        evaluation_router,
+        ofrep_router,
+        assignment_router,
+        sdk_config_router,
+        prometheus_router,
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

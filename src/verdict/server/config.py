@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark the session cookie Secure (serve over HTTPS)."
     )
+    retention_days: int = Field(
+        default=180,
+        ge=0,
+        description="Assignments are deleted this many days after their experiment completed.",
+    )
+    retention_chunk_size: int = Field(
+        default=10_000, ge=1, description="Assignments deleted per transaction by retention."
+    )
+    worker_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between two retention runs of `verdict worker`."
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -13,6 +13,7 @@ __all__ = [
     "IllegalTransitionError",
     "InvalidInputError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "StaleVersionError",
     "VersionRequiredError",
@@ -60,6 +61,12 @@ class InvalidInputError(DomainError):
     ) -> None:
         super().__init__(detail, field=field)
         self.errors = errors or ([(field, detail)] if field else [])
+
+
+class PayloadTooLargeError(DomainError):
+    """A request larger than the route accepts (too many bytes or too many items)."""
+
+    title = "Payload too large"
 
 
 class StaleVersionError(DomainError):

@@ -64,3 +64,57 @@ def test_listeners_hear_each_invalidation(api_app: FastAPI) -> None:
     cache.invalidate("production")
     cache.invalidate(None)
     assert heard == ["production", None]
+
+
+class _GatedFactory:
+    """A session factory whose second and later builds wait for a gate to open."""
+
+    def __init__(self, factory: object) -> None:
+        self._factory = factory
+        self.builds = 0
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self) -> object:
+        self.builds += 1
+        if self.builds > 1:
+            self.started.set()
+            assert self.gate.wait(10)
+        return self._factory()  # type: ignore[operator]
+
+
+def test_a_request_during_a_rebuild_waits_for_it_instead_of_getting_the_old_copy(
+    api_app: FastAPI,
+) -> None:
+    gated = _GatedFactory(api_app.state.session_factory)
+    cache = SnapshotCache(gated)  # type: ignore[arg-type]
+    old = cache.get("production")
+    cache.invalidate("production")
+    results: list[object] = []
+    builder = threading.Thread(target=lambda: results.append(cache.get("production")))
+    builder.start()
+    assert gated.started.wait(10)  # the rebuild is under way
+    reader = threading.Thread(target=lambda: results.append(cache.get("production")))
+    reader.start()
+    reader.join(0.2)
+    assert reader.is_alive()  # it waits rather than take the old copy
+    gated.gate.set()
+    builder.join()
+    reader.join()
+    assert all(result is not old for result in results)
+
+
+def test_an_invalidation_during_a_rebuild_forces_another_rebuild(api_app: FastAPI) -> None:
+    gated = _GatedFactory(api_app.state.session_factory)
+    cache = SnapshotCache(gated)  # type: ignore[arg-type]
+    cache.get("production")
+    cache.invalidate("production")
+    first: list[object] = []
+    builder = threading.Thread(target=lambda: first.append(cache.get("production")))
+    builder.start()
+    assert gated.started.wait(10)
+    cache.invalidate("production")  # a change committed while the build was reading
+    gated.gate.set()
+    builder.join()
+    assert cache.get("production") is not first[0]
+    assert gated.builds == 3

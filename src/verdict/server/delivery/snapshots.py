@@ -49,7 +49,21 @@ class EnvironmentSnapshot:
 class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     current: EnvironmentSnapshot | None = None
-    stale: bool = True
+    # Bumped by every invalidation; a snapshot is fresh only if it was built at the
+    # slot's current generation, so a request never gets a copy older than a change
+    # that was committed (and invalidated) before it arrived.
+    generation: int = 0
+    built_generation: int = -1
+
+    def fresh(self, max_age: float) -> EnvironmentSnapshot | None:
+        current = self.current
+        if (
+            current is not None
+            and self.built_generation == self.generation
+            and current.age() < max_age
+        ):
+            return current
+        return None
 
 
 def _serialise(document: dict[str, Any]) -> bytes:
@@ -66,6 +80,7 @@ class SnapshotCache:
         self._slots: dict[str, _Slot] = {}
         self._slots_lock = threading.Lock()
         self._listeners: list[Callable[[str | None], None]] = []
+        self._keys: dict[uuid.UUID, str] = {}  # environment id -> key, for SDK keys
 
     def _slot(self, environment_key: str) -> _Slot:
         slot = self._slots.get(environment_key)
@@ -76,16 +91,32 @@ class SnapshotCache:
 
     def get(self, environment_key: str) -> EnvironmentSnapshot:
         slot = self._slot(environment_key)
-        current = slot.current
-        if current is not None and not slot.stale and current.age() < self._max_age:
-            return current
-        with slot.lock:
-            current = slot.current
-            if current is not None and not slot.stale and current.age() < self._max_age:
-                return current
-            slot.stale = False  # an invalidation during the build marks it stale again
-            slot.current = self._build(environment_key)
-            return slot.current
+        fresh = slot.fresh(self._max_age)
+        if fresh is not None:
+            return fresh
+        with slot.lock:  # one build; concurrent readers wait for it
+            fresh = slot.fresh(self._max_age)
+            if fresh is not None:
+                return fresh
+            # An invalidation during the build leaves the slot stale again.
+            generation = slot.generation
+            built = self._build(environment_key)
+            slot.current, slot.built_generation = built, generation
+            return built
+
+    def get_by_id(self, environment_id: uuid.UUID) -> EnvironmentSnapshot:
+        """The snapshot of the environment an SDK key belongs to (its id is all the key
+        knows); the id-to-key lookup is remembered until everything is invalidated."""
+        key = self._keys.get(environment_id)
+        if key is None:
+            with self._session_factory() as session:
+                key = session.scalar(
+                    select(Environment.key).where(Environment.id == environment_id)
+                )
+            if key is None:
+                raise NotFoundError(f"no environment with id {environment_id}")
+            self._keys[environment_id] = key
+        return self.get(key)
 
     def _build(self, environment_key: str) -> EnvironmentSnapshot:
         with self._session_factory() as session:
@@ -111,6 +142,8 @@ class SnapshotCache:
 
     def invalidate(self, environment_key: str | None = None) -> None:
         """Mark one environment (or all, with None) for rebuild on the next request."""
+        if environment_key is None:
+            self._keys.clear()  # an environment may have been renamed
         with self._slots_lock:
             slots = (
                 list(self._slots.values())
@@ -118,13 +151,17 @@ class SnapshotCache:
                 else [self._slots.setdefault(environment_key, _Slot())]
             )
         for slot in slots:
-            slot.stale = True
+            slot.generation += 1
         for listener in list(self._listeners):
             listener(environment_key)
 
     def add_listener(self, listener: Callable[[str | None], None]) -> None:
         """Called with the environment key (None: all) after each invalidation."""
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str | None], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def cached(self) -> list[EnvironmentSnapshot]:
         """The snapshots currently held (for metrics such as snapshot age)."""

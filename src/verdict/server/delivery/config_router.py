@@ -1,0 +1,89 @@
+"""SDK configuration delivery: the compiled document with its ETag, and the change stream.
+
+``GET /api/v1/sdk/config`` serves the bytes the snapshot cache already holds (never
+compiled per request) with a strong ETag; a matching ``If-None-Match`` gets ``304`` and
+no body, so a poller that is up to date costs one hash comparison.
+``GET /api/v1/sdk/stream`` is the server-sent event stream of ETag changes
+(:mod:`verdict.server.delivery.stream`). Both take a server key: the document holds
+every rule and override, which client keys (shipped to browsers) must not see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from verdict.server.delivery.snapshots import SnapshotCache
+from verdict.server.delivery.stream import EventStream, StreamHub
+from verdict.server.errors import NotFoundError
+from verdict.server.identity.auth import Principal, RequireSdkKey
+from verdict.server.identity.models import ApiKeyKind
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/sdk", tags=["sdk"])
+ServerKey = Annotated[Principal, Depends(RequireSdkKey(ApiKeyKind.SERVER))]
+
+_CONFIG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The environment's configuration document (docs/targeting.md §4).",
+        "headers": {
+            "ETag": {"description": "Strong tag of the document", "schema": {"type": "string"}}
+        },
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    304: {"description": "The document still has the ETag sent in If-None-Match."},
+}
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `config` events carrying the current ETag.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 §13.1.2: weak comparison against a list of tags, or ``*``."""
+    if if_none_match.strip() == "*":
+        return True
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+@router.get(
+    "/config",
+    summary="The configuration document of the key's environment (ETag, 304)",
+    response_class=Response,
+    responses=_CONFIG_RESPONSES,
+)
+def get_config(
+    request: Request,
+    principal: ServerKey,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    cache: SnapshotCache = request.app.state.snapshots
+    assert principal.environment_id is not None  # RequireSdkKey admits only such keys
+    snapshot = cache.get_by_id(principal.environment_id)
+    headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and _matches(if_none_match, snapshot.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content=snapshot.body, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/stream",
+    summary="Server-sent events: the environment's configuration changed",
+    response_class=Response,
+    responses=_STREAM_RESPONSES,
+)
+def stream_config(request: Request, principal: ServerKey) -> Response:
+    cache: SnapshotCache = request.app.state.snapshots
+    hub: StreamHub | None = getattr(request.app.state, "streams", None)
+    if hub is None:
+        # Streams are started with the server's lifespan; an app that never ran it
+        # has nobody to wake them.
+        raise NotFoundError("configuration streaming is not running in this server")
+    assert principal.environment_id is not None
+    snapshot = cache.get_by_id(principal.environment_id)
+    return EventStream(hub=hub, cache=cache, environment_key=snapshot.environment_key)

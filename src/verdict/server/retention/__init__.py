@@ -1,0 +1,1 @@
+"""Retention: deleting stored data once its retention period has passed."""

@@ -1,0 +1,255 @@
+"""GET /api/v1/sdk/stream: the current ETag on connect, an event per committed change,
+keep-alive comments, and an end on client disconnect and on server shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.types import Message
+
+from tests.integration.conftest import unique
+from verdict.server.delivery.snapshots import SnapshotCache
+from verdict.server.delivery.stream import EventStream, StreamHub
+
+ADMIN_PASSWORD = "stream-test-password"
+VERDICT = [sys.executable, "-m", "verdict"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_database(url: str) -> None:
+    """Migrate ``url`` and create the administrator ``admin``."""
+    env = {**server_env(url)}
+    subprocess.run([*VERDICT, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *VERDICT,
+            *("users", "create-admin", "--username", "admin"),
+            *("--email", "admin@example.com", "--password", ADMIN_PASSWORD),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def server_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
+    env["VERDICT_DATABASE_URL"] = url
+    return env
+
+
+@dataclass
+class LiveServer:
+    url: str
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_server(url: str) -> LiveServer:
+    port = free_port()
+    process = subprocess.Popen(
+        [*VERDICT, "serve", "--port", str(port), "--no-migrate"],
+        env=server_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = LiveServer(url, f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop()
+    raise AssertionError("server did not start")
+
+
+def admin_headers(base: str) -> dict[str, str]:
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def server_key(base: str, admin: dict[str, str]) -> dict[str, str]:
+    created = httpx.post(
+        f"{base}/api/v1/api-keys",
+        json={"name": unique("key"), "kind": "server", "environment": "production"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+def create_flag(base: str, admin: dict[str, str]) -> str:
+    flag = unique("flag")
+    response = httpx.post(f"{base}/api/v1/flags", json={"key": flag, "name": "F"}, headers=admin)
+    assert response.status_code == 201, response.text
+    return flag
+
+
+def config_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """The ``config`` events of a stream, each as {"id", "event", "data"}."""
+    fields: dict[str, Any] = {}
+    for line in lines:
+        if line == "":
+            if fields.get("event") == "config":
+                yield {**fields, "data": json.loads(fields["data"])}
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+
+
+def stream_open(client: httpx.Client, base: str, key: dict[str, str]) -> Any:
+    return client.stream("GET", f"{base}/api/v1/sdk/stream", headers=key)
+
+
+def open_streams(base: str) -> float:
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if line.startswith("verdict_config_streams "):
+            return float(line.split()[1])
+    raise AssertionError("no verdict_config_streams gauge")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('stream') / 'stream.db'}"
+    prepare_database(url)
+    server = start_server(url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_stream_sends_the_etag_on_connect_then_each_change(live_server: LiveServer) -> None:
+    base = live_server.base
+    admin = admin_headers(base)
+    key = server_key(base, admin)
+    client = httpx.Client(timeout=httpx.Timeout(10.0))
+    with client, stream_open(client, base, key) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = config_events(response.iter_lines())
+        first = next(events)
+        current = client.get(f"{base}/api/v1/sdk/config", headers=key).headers["etag"]
+        assert first["data"] == {"environment": "production", "etag": current}
+        assert first["id"] == current
+
+        flag = create_flag(base, admin)
+        changed = next(events)
+        config = client.get(f"{base}/api/v1/sdk/config", headers=key)
+        assert changed["data"]["etag"] == config.headers["etag"] != current
+        assert flag in config.json()["flags"]
+
+
+def test_a_stream_ends_when_its_client_disconnects(live_server: LiveServer) -> None:
+    base = live_server.base
+    key = server_key(base, admin_headers(base))
+    client = httpx.Client(timeout=httpx.Timeout(10.0))
+    with client, stream_open(client, base, key) as response:
+        events = config_events(response.iter_lines())  # held: dropping it would close
+        next(events)
+        assert open_streams(base) >= 1
+    deadline = time.monotonic() + 10
+    while open_streams(base) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_streams(base) == 0
+
+
+def test_streams_end_when_the_server_shuts_down(live_server: LiveServer) -> None:
+    server = start_server(live_server.url)  # a second process on the same database
+    try:
+        key = server_key(server.base, admin_headers(server.base))
+        client = httpx.Client(timeout=httpx.Timeout(10.0))
+        with client, stream_open(client, server.base, key) as response:
+            lines = response.iter_lines()
+            events = config_events(lines)
+            next(events)
+            server.process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # returns only once the server ends the stream
+        assert not any(line.startswith("event:") for line in rest)
+        assert server.process.wait(timeout=15) is not None
+    finally:
+        server.stop()
+
+
+def test_a_quiet_stream_sends_keep_alive_comments(api_app: FastAPI) -> None:
+    cache = SnapshotCache(api_app.state.session_factory)
+    chunks: list[bytes] = []
+
+    async def run() -> None:
+        hub = StreamHub(asyncio.get_running_loop())
+        stream = EventStream(hub=hub, cache=cache, environment_key="development", keepalive=0.01)
+        disconnect = asyncio.Event()
+
+        async def receive() -> Message:
+            await disconnect.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            chunks.append(message.get("body", b""))
+            if chunks.count(b": keep-alive\n\n") == 2:
+                disconnect.set()
+
+        await asyncio.wait_for(stream({"type": "http"}, receive, send), timeout=30)
+        assert hub.open_streams == 0
+
+    asyncio.run(run())
+    text = b"".join(chunks).decode()
+    assert text.startswith("retry: ")
+    assert text.count("event: config\n") == 1
+    assert text.count(": keep-alive\n\n") == 2
+
+
+def test_closing_the_hub_ends_its_streams(api_app: FastAPI) -> None:
+    cache = SnapshotCache(api_app.state.session_factory)
+    messages: list[Message] = []
+
+    async def run() -> None:
+        hub = StreamHub(asyncio.get_running_loop())
+        stream = EventStream(hub=hub, cache=cache, environment_key="development")
+
+        async def receive() -> Message:
+            await asyncio.Event().wait()  # the client never leaves
+            raise AssertionError
+
+        async def send(message: Message) -> None:
+            messages.append(message)
+            if b"event: config" in message.get("body", b""):
+                hub.close()
+
+        await asyncio.wait_for(stream({"type": "http"}, receive, send), timeout=30)
+
+    asyncio.run(run())
+    assert messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
