@@ -37,6 +37,7 @@ __all__ = [
 
 _EVENTS = cast(Table, Event.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
+_IN_CHUNK = 1000  # values per IN list
 
 
 @dataclass(frozen=True)
@@ -130,24 +131,49 @@ def record_conversions(
             or_(Experiment.environment_id.is_(None), Experiment.environment_id == environment_id),
         )
     )
-    first_by_assignment: dict[tuple[uuid.UUID, str], dt.datetime] = {}
+    experiments_by_event: dict[str, set[uuid.UUID]] = {}
     for event_name, experiment_id in links:
-        for unit_id, moment in by_type[event_name].items():
-            known = first_by_assignment.get((experiment_id, unit_id))
-            if known is None or moment < known:
-                first_by_assignment[(experiment_id, unit_id)] = moment
+        experiments_by_event.setdefault(event_name, set()).add(experiment_id)
+    if not experiments_by_event:
+        return
+    # Find the assignments that exist (through the unit-id index) rather than trying
+    # every experiment x unit pair: a metric shared by 1,000 experiments must not turn a
+    # 1,000-event batch into a million updates.
+    units = sorted({unit for name in experiments_by_event for unit in by_type[name]})
+    experiments = sorted({e for ids in experiments_by_event.values() for e in ids}, key=str)
+    first_by_assignment: dict[uuid.UUID, dt.datetime] = {}
+    for start in range(0, len(units), _IN_CHUNK):
+        found = session.execute(
+            select(
+                _ASSIGNMENTS.c.id,
+                _ASSIGNMENTS.c.experiment_id,
+                _ASSIGNMENTS.c.unit_id,
+                _ASSIGNMENTS.c.converted_at,
+            ).where(
+                _ASSIGNMENTS.c.unit_id.in_(units[start : start + _IN_CHUNK]),
+                _ASSIGNMENTS.c.experiment_id.in_(experiments),
+            )
+        )
+        for assignment_id, experiment_id, unit_id, converted_at in found:
+            moments = [
+                by_type[name][unit_id]
+                for name, ids in experiments_by_event.items()
+                if experiment_id in ids and unit_id in by_type[name]
+            ]
+            moment = min(moments)
+            if converted_at is None or moment < converted_at:
+                first_by_assignment[assignment_id] = moment
     if not first_by_assignment:
         return
-    # Only rows whose stored conversion is later (or absent) are touched: a replayed
-    # batch updates nothing. Rows are visited in key order so that two concurrent
-    # batches lock shared assignments in the same order and cannot deadlock.
+    # The condition repeats the check, so a concurrent or replayed batch changes nothing
+    # twice; rows are visited in id order so two batches lock shared rows in the same
+    # order and cannot deadlock.
     moment_param = bindparam("b_converted_at", type_=UTCDateTime())
     statement = (
         update(_ASSIGNMENTS)
         .where(
             and_(
-                _ASSIGNMENTS.c.experiment_id == bindparam("b_experiment_id"),
-                _ASSIGNMENTS.c.unit_id == bindparam("b_unit_id"),
+                _ASSIGNMENTS.c.id == bindparam("b_id"),
                 or_(
                     _ASSIGNMENTS.c.converted_at.is_(None),
                     _ASSIGNMENTS.c.converted_at > moment_param,
@@ -159,9 +185,9 @@ def record_conversions(
     session.connection().execute(
         statement,
         [
-            {"b_experiment_id": experiment_id, "b_unit_id": unit_id, "b_converted_at": moment}
-            for (experiment_id, unit_id), moment in sorted(
-                first_by_assignment.items(), key=lambda item: (str(item[0][0]), item[0][1])
+            {"b_id": assignment_id, "b_converted_at": moment}
+            for assignment_id, moment in sorted(
+                first_by_assignment.items(), key=lambda i: str(i[0])
             )
         ],
     )
