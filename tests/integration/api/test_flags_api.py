@@ -512,3 +512,20 @@ def test_viewers_read_flags_but_cannot_change_them(
     )
     assert patch.status_code == 403
     assert client.get(f"{FLAGS}/Not-There", headers=viewer).status_code == 404
+
+
+def test_text_search_takes_like_wildcards_literally(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    marker = unique("m")
+    for key in (f"{marker}-a_b", f"{marker}-axb"):
+        created = client.post(
+            FLAGS,
+            json={"key": key, "name": key, "value_type": "boolean", "default_value": False},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+    found = client.get(FLAGS, params={"q": f"{marker}-a_b"}, headers=admin).json()["items"]
+    assert [flag["key"] for flag in found] == [f"{marker}-a_b"]
+    both = client.get(FLAGS, params={"q": marker}, headers=admin).json()["items"]
+    assert len(both) == 2

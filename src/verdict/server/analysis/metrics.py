@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.analysis.models import Metric, MetricAggregation, MetricCapping, MetricType
 from verdict.server.analysis.schemas import MetricCreate, MetricOut, MetricUpdate
+from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
@@ -32,7 +33,6 @@ from verdict.server.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from verdict.server.experiments.filters import has_tag, text_pattern
 from verdict.server.experiments.models import Experiment, ExperimentMetric
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
@@ -137,14 +137,8 @@ def list_metrics(
     if owner:
         query = query.where(Metric.owner_id.in_(select(User.id).where(User.username == owner)))
     if text:
-        pattern = text_pattern(text)
         query = query.where(
-            or_(
-                Metric.key.ilike(pattern, escape="\\"),
-                Metric.name.ilike(pattern, escape="\\"),
-                Metric.description.ilike(pattern, escape="\\"),
-                Metric.event_name.ilike(pattern, escape="\\"),
-            )
+            matches_text(text, Metric.key, Metric.name, Metric.description, Metric.event_name)
         )
     found, cursor = paginate(
         session,

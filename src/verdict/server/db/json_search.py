@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import String, cast
 
+from verdict.server.api.filters import LIKE_ESCAPE, escape_like
+
 __all__ = ["mentions"]
 
 
@@ -15,5 +17,4 @@ def mentions(column: Any, key: str) -> Any:
     It may match more than wanted (the key as any string value); callers confirm each
     row in Python. It never misses a row that holds the key as a string.
     """
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(column, String).like(f'%"{escaped}"%', escape="\\")
+    return cast(column, String).like(f'%"{escape_like(key)}"%', escape=LIKE_ESCAPE)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from verdict.server.api.filters import matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
@@ -59,13 +60,8 @@ def list_environments(
 ) -> tuple[Sequence[Environment], str | None]:
     query = select(Environment)
     if text:
-        pattern = f"%{text}%"
         query = query.where(
-            or_(
-                Environment.key.ilike(pattern),
-                Environment.name.ilike(pattern),
-                Environment.description.ilike(pattern),
-            )
+            matches_text(text, Environment.key, Environment.name, Environment.description)
         )
     return paginate(
         session,

@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.models import AuditLogEntry
@@ -24,7 +25,6 @@ from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
 from verdict.server.errors import ConflictError, NotFoundError, StaleVersionError
 from verdict.server.experiments import references
-from verdict.server.experiments.filters import has_tag, text_pattern
 from verdict.server.experiments.models import (
     Experiment,
     ExperimentMetric,
@@ -120,13 +120,8 @@ def list_experiments(
             )
         )
     if text:
-        pattern = text_pattern(text)
         query = query.where(
-            or_(
-                Experiment.key.ilike(pattern, escape="\\"),
-                Experiment.name.ilike(pattern, escape="\\"),
-                Experiment.description.ilike(pattern, escape="\\"),
-            )
+            matches_text(text, Experiment.key, Experiment.name, Experiment.description)
         )
     return paginate(
         session,

@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.sql.elements import ColumnElement
 
+from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.models import AuditLogEntry
@@ -90,14 +89,6 @@ def get_flag(session: Session, *, key: str) -> FlagOut:
     return _out(session, load_flag(session, key))
 
 
-def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
-    """Exact membership of ``tag`` in the JSON array, on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(FeatureFlag.tags, JSONB).contains([tag])
-    each = func.json_each(FeatureFlag.tags).table_valued("value")
-    return exists(select(each.c.value).where(each.c.value == tag))
-
-
 def list_flags(
     session: Session,
     *,
@@ -114,19 +105,14 @@ def list_flags(
     if archived is not None:
         query = query.where(FeatureFlag.archived.is_(archived))
     if tag is not None:
-        query = query.where(_has_tag(session, tag))
+        query = query.where(has_tag(session, FeatureFlag.tags, tag))
     if owner is not None:
         query = query.where(FeatureFlag.owner.has(User.username == owner))
     if value_type is not None:
         query = query.where(FeatureFlag.value_type == value_type)
     if text:
-        pattern = f"%{text}%"
         query = query.where(
-            or_(
-                FeatureFlag.key.ilike(pattern),
-                FeatureFlag.name.ilike(pattern),
-                FeatureFlag.description.ilike(pattern),
-            )
+            matches_text(text, FeatureFlag.key, FeatureFlag.name, FeatureFlag.description)
         )
     if enabled is not None and environment is None:
         raise InvalidInputError(

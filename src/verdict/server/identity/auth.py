@@ -146,7 +146,8 @@ def authenticate(request: Request, session: Session) -> Principal:
         principal = _from_session_token(session, cookie, now)
     else:
         raise AuthenticationError("log in or send an API key: Authorization: Bearer <token>")
-    session.commit()  # last-used times
+    if session.dirty:  # a last-used time moved; most requests write nothing
+        session.commit()
     return principal
 
 

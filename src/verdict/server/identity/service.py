@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from verdict.server.api.filters import matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
@@ -139,14 +140,7 @@ def list_users(
 ) -> tuple[Sequence[User], str | None]:
     query = select(User)
     if text:
-        pattern = f"%{text}%"
-        query = query.where(
-            or_(
-                User.username.ilike(pattern),
-                User.email.ilike(pattern),
-                User.full_name.ilike(pattern),
-            )
-        )
+        query = query.where(matches_text(text, User.username, User.email, User.full_name))
     return paginate(
         session,
         query,

@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verdict.engine import compile_config
 from verdict.engine.errors import ConfigError, child_path
+from verdict.server.api.filters import matches_text
 from verdict.server.api.pagination import PageRequest, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
@@ -114,14 +115,7 @@ def list_segments(
 ) -> tuple[list[SegmentOut], str | None]:
     query = select(Segment)
     if text:
-        pattern = f"%{text}%"
-        query = query.where(
-            or_(
-                Segment.key.ilike(pattern),
-                Segment.name.ilike(pattern),
-                Segment.description.ilike(pattern),
-            )
-        )
+        query = query.where(matches_text(text, Segment.key, Segment.name, Segment.description))
     if owner is not None:
         query = query.where(Segment.owner_id.in_(select(User.id).where(User.username == owner)))
     if is_active is not None:
