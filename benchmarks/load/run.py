@@ -171,14 +171,16 @@ def _start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]
     raise RuntimeError("server did not start")
 
 
-def _run_wrk(base: str, scenario: str, key: str, args: argparse.Namespace) -> dict[str, float]:
+def _run_wrk(
+    base: str, scenario: str, key: str, connections: int, duration: int
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(scenario, key))
     command = [
         "wrk",
         "-t2",
-        f"-c{args.connections}",
-        f"-d{args.duration}s",
+        f"-c{connections}",
+        f"-d{duration}s",
         "--timeout",
         "10s",
         "-s",
@@ -212,6 +214,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ingest-connections", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds, not measured")
     parser.add_argument("--only", default=",".join(SCENARIOS))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -238,7 +241,10 @@ def main() -> None:
             f"{'P99 ms':>8} {'non-2xx':>8}"
         )
         for scenario in args.only.split(","):
-            result = _run_wrk(base, scenario, key, args)
+            connections = args.ingest_connections if scenario == "ingest" else args.connections
+            # Warm up first: every worker compiles its snapshot and opens its pool.
+            _run_wrk(base, scenario, key, connections, args.warmup)
+            result = _run_wrk(base, scenario, key, connections, args.duration)
             seconds = result["duration_us"] / 1e6
             rps = result["requests"] / seconds
             per_request = SCENARIOS[scenario][2]

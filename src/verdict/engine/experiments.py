@@ -4,7 +4,8 @@ The decision order for one unit (the first step that decides wins):
 
 1. ``forced``: a QA override for this unit id, honoured whatever the status;
 2. ``not_running``: the experiment's status is not ``running``;
-3. ``targeting_key_missing``: there is no unit id to hash;
+3. ``targeting_key_missing``: there is nothing to hash: no unit id or, for an
+   experiment with a ``hash_attribute``, no usable value of that attribute;
 4. ``not_targeted``: the targeting condition (and segment) does not match;
 5. ``sticky``: the sticky-assignment lookup returns a variant the experiment still
    has, so the unit keeps it whatever the weights, coverage or layer say now;
@@ -17,6 +18,11 @@ The decision order for one unit (the first step that decides wins):
 Layer, inclusion and variant buckets come from three separately seeded hashes (see
 :mod:`verdict.engine.hashing`), so layer membership, coverage and variant are
 mutually independent, and a coverage change never moves a unit between variants.
+
+What is hashed is the unit id, unless the experiment names a ``hash_attribute`` (say
+``company_id``): then every unit with the same value of that attribute lands in the
+same variant (randomisation by company, not by user). Forced variants and sticky
+assignments stay keyed by the unit id.
 """
 
 from __future__ import annotations
@@ -57,10 +63,12 @@ from verdict.engine.validation import (
 )
 
 __all__ = [
+    "UNIT_ID_ATTRIBUTES",
     "CompiledExperiment",
     "Layer",
     "compile_experiment",
     "compile_layers",
+    "hash_value",
     "layer_overlap_issues",
     "targeting_condition",
 ]
@@ -87,6 +95,7 @@ class CompiledExperiment:
         "_coverage_threshold",
         "_fixed",
         "_forced",
+        "_hash_attribute",
         "_holdout",
         "_inclusion_prefix",
         "_layer_prefix",
@@ -116,6 +125,7 @@ class CompiledExperiment:
         layer_range: tuple[int, int] | None,
         forced: Mapping[str, str],
         sticky: bool,
+        hash_attribute: str | None = None,
     ) -> None:
         self.key = key
         self.running = running
@@ -134,6 +144,7 @@ class CompiledExperiment:
         self._layer_range = layer_range or (0, BUCKETS)
         self._forced: Mapping[str, str] = MappingProxyType(dict(forced))
         self._sticky = sticky
+        self._hash_attribute = hash_attribute
         # Assigned last: once it exists the object refuses further assignments.
         self._fixed = {
             reason: ExperimentResult(key, False, None, None, reason) for reason in ExperimentReason
@@ -164,16 +175,21 @@ class CompiledExperiment:
                 return ExperimentResult(self.key, True, forced, None, ExperimentReason.FORCED)
         if not self.running:
             return fixed[ExperimentReason.NOT_RUNNING]
-        if not targeting_key:
+        hashed = (
+            targeting_key
+            if self._hash_attribute is None
+            else hash_value(attributes.get(self._hash_attribute))
+        )
+        if not hashed:
             return fixed[ExperimentReason.TARGETING_KEY_MISSING]
         if self._condition is not None and not self._condition(attributes):
             return fixed[ExperimentReason.NOT_TARGETED]
-        if sticky is not None and self._sticky:
+        if sticky is not None and self._sticky and targeting_key:
             stored = sticky.get_variant(self.key, targeting_key)
             if stored is not None and stored in self._variant_set:
                 return ExperimentResult(self.key, True, stored, None, ExperimentReason.STICKY)
         if self._layer_prefix is not None:
-            layer_bucket = _hash(self._layer_prefix + targeting_key, 0, False) % BUCKETS
+            layer_bucket = _hash(self._layer_prefix + hashed, 0, False) % BUCKETS
             holdout = self._holdout
             if holdout is not None and holdout[0] <= layer_bucket < holdout[1]:
                 return fixed[ExperimentReason.HOLDOUT]
@@ -183,7 +199,7 @@ class CompiledExperiment:
         threshold = self._coverage_threshold
         if (
             threshold < BUCKETS
-            and _hash(self._inclusion_prefix + targeting_key, 0, False) % BUCKETS >= threshold
+            and _hash(self._inclusion_prefix + hashed, 0, False) % BUCKETS >= threshold
         ):
             return fixed[ExperimentReason.NOT_IN_COVERAGE]
         boundaries = self._boundaries
@@ -194,7 +210,7 @@ class CompiledExperiment:
                     f"got {len(weights)} weights"
                 )
             boundaries = weight_boundaries(weights)
-        variant_bucket: int = _hash(self._variant_prefix + targeting_key, 0, False) % BUCKETS
+        variant_bucket: int = _hash(self._variant_prefix + hashed, 0, False) % BUCKETS
         return ExperimentResult(
             self.key,
             True,
@@ -202,6 +218,21 @@ class CompiledExperiment:
             variant_bucket,
             ExperimentReason.BUCKETED,
         )
+
+
+# The names that mean "the unit id itself" (``id`` is the data model's default).
+UNIT_ID_ATTRIBUTES = frozenset({"id", "unit_id", "targetingKey"})
+
+
+def hash_value(value: Any) -> str | None:
+    """The string an attribute value is hashed as: a string as it is, an integer in
+    decimal; anything else (missing, boolean, fractional, structured) cannot place a
+    unit and gives None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def compile_layers(raw: Any, path: str) -> tuple[dict[str, Layer], list[ConfigIssue]]:
@@ -274,6 +305,9 @@ def compile_experiment(
         layer_range = read_bucket_range(
             field(spec, "layer_range", path), child_path(path, "layer_range")
         )
+    hash_attribute = read_str(
+        field(spec, "hash_attribute", path, "id"), child_path(path, "hash_attribute")
+    )
     forced_path = child_path(path, "forced")
     forced = read_mapping(field(spec, "forced", path, {}), forced_path)
     for unit_id, variant_key in forced.items():
@@ -293,6 +327,7 @@ def compile_experiment(
         layer_range=layer_range,
         forced=forced,
         sticky=read_bool(field(spec, "sticky", path, True), child_path(path, "sticky")),
+        hash_attribute=None if hash_attribute in UNIT_ID_ATTRIBUTES else hash_attribute,
     )
 
 

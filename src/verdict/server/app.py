@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,6 +16,7 @@ from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
 from verdict.server.delivery.assignment_router import router as assignment_router
+from verdict.server.delivery.assignment_writer import AssignmentWriter
 from verdict.server.delivery.changes import ChangeDelivery
 from verdict.server.delivery.config_router import router as sdk_config_router
 from verdict.server.delivery.evaluation_router import router as evaluation_router
@@ -25,6 +29,7 @@ from verdict.server.events.router import router as events_router
 from verdict.server.experiments.router import router as experiments_router
 from verdict.server.flags.router import router as flags_router
 from verdict.server.health.router import router as health_router
+from verdict.server.identity.keycache import ApiKeyCache
 from verdict.server.identity.router import router as identity_router
 from verdict.server.power.router import router as power_router
 from verdict.server.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -33,15 +38,30 @@ from verdict.server.segments.router import router as segments_router
 __all__ = ["create_app"]
 
 
+def _telemetry(settings: Settings) -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry support (newer releases) checks for configured
+    providers on every request; unless asked for, it is switched off."""
+    if settings.opentelemetry or "telemetry" not in inspect.signature(FastAPI).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = create_db_engine(settings)
+    writer = AssignmentWriter(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         delivery = ChangeDelivery(_app)
         delivery.start()
+        # Everything loaded so far (modules, the app) lives as long as the process:
+        # keep it out of the cyclic collector's full passes, which would otherwise
+        # pause requests for the whole heap (see snapshots.py).
+        gc.collect()
+        gc.freeze()
         yield
         delivery.stop()
+        await writer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -49,13 +69,26 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted experimentation: A/B tests, feature flags, events and statistics.",
         lifespan=lifespan,
+        **_telemetry(settings),
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     app.state.snapshots = SnapshotCache(app.state.session_factory)
+    app.state.api_keys = ApiKeyCache()
+    app.state.assignment_writer = writer
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    # Routes are matched in order: the SDK hot paths come first, so each of their
+    # requests is routed after a few comparisons instead of after the whole API.
+    for router in (
+        evaluation_router,
+        ofrep_router,
+        assignment_router,
+        events_router,
+        sdk_config_router,
+    ):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     app.include_router(health_router)
     for router in (
         identity_router,
@@ -66,11 +99,6 @@ def create_app(settings: Settings) -> FastAPI:
         environments_router,
         segments_router,
         flags_router,
-        events_router,
-        evaluation_router,
-        ofrep_router,
-        assignment_router,
-        sdk_config_router,
         prometheus_router,
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = Field(default="info")
+    opentelemetry: bool = Field(
+        default=False,
+        description="Let FastAPI emit OpenTelemetry spans and metrics to the providers the "
+        "process configured. Off by default: Prometheus /metrics covers the hot paths, and "
+        "checking for providers costs every request.",
+    )
     token_ttl: dt.timedelta = Field(
         default=dt.timedelta(hours=12),
         description="How long a login lasts (ISO 8601 duration or seconds).",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import OperationalError as DatabaseOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verdict.server.errors import (
@@ -134,19 +136,42 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_problem(
+    request: Request, exc: Exception, *, title: str, status: int, detail: str
+) -> JSONResponse:
+    """A problem raised by the database, with the first line of its own message."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return problem_response(
+        Problem(
+            title=title, status=status, detail=f"{detail}: {reason}", instance=request.url.path
+        ),
+        headers={"Retry-After": "1"} if status == 503 else None,
+    )
+
+
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     # The database refused a value (e.g. a NUL byte in a query parameter, a number out
     # of the column's range): the caller's input, not a server fault. The session is
     # closed by its dependency, so nothing of the request was stored.
     assert isinstance(exc, DataError)
-    reason = str(exc.orig or exc).strip().splitlines()[0]
-    return problem_response(
-        Problem(
-            title="Invalid input",
-            status=422,
-            detail=f"the database cannot store or compare a value of this request: {reason}",
-            instance=request.url.path,
-        )
+    return _database_problem(
+        request,
+        exc,
+        title="Invalid input",
+        status=422,
+        detail="the database cannot store or compare a value of this request",
+    )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database could not be reached or gave up (a restart, a failover, too many
+    # connections): nothing of the request was stored, and trying again later may work.
+    return _database_problem(
+        request,
+        exc,
+        title="Database unavailable",
+        status=503,
+        detail="the database did not answer this request, retry later",
     )
 
 
@@ -167,3 +192,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DatabaseOperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)

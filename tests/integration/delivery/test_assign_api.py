@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from tests.integration.conftest import unique
 from tests.integration.delivery.test_evaluate_api import sdk_key
-from verdict.server.assignments.models import Assignment
+from verdict.server.assignments.models import Assignment, AssignmentReason
+from verdict.server.delivery.assignment_writer import AssignmentWriter
+from verdict.server.delivery.sticky import BatchOutcome, NewAssignment, PendingAssignments
 from verdict.server.experiments.models import Experiment
 
 
@@ -242,3 +247,103 @@ def test_forced_units_are_stored_with_the_reason_forced(
     assert (answer["variant"], answer["reason"]) == ("green", "forced")
     [row] = rows(api_app, experiment, "qa-1")
     assert row.reason.value == "forced"
+
+
+def _variant_ids(api_app: FastAPI, experiment: str) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    with api_app.state.session_factory() as session:
+        found = session.scalars(select(Experiment).where(Experiment.key == experiment)).one()
+        return found.id, {variant.key: variant.id for variant in found.variants}
+
+
+def test_requests_that_arrive_together_are_stored_in_one_batch(
+    client: TestClient, admin: dict[str, str], api_app: FastAPI
+) -> None:
+    experiment = start_experiment(client, admin)
+    experiment_id, variants = _variant_ids(api_app, experiment)
+    writer = AssignmentWriter(api_app.state.engine)
+
+    def pending(unit: str, variant: str) -> PendingAssignments:
+        proposal = NewAssignment(
+            experiment_id, variants[variant], variant, 17, AssignmentReason.BUCKETED
+        )
+        return PendingAssignments(unit, {experiment_id: experiment}, [proposal])
+
+    units = [unique("batch") for _ in range(30)]
+    twin = unique("twin")
+
+    async def together() -> list[BatchOutcome]:
+        requests = [pending(unit, "blue") for unit in units]
+        # Two requests of one unit in one batch: the first one's decision is stored.
+        requests += [pending(twin, "green"), pending(twin, "blue")]
+        outcomes = await asyncio.gather(*(writer.store(r) for r in requests))
+        await writer.close()
+        return list(outcomes)
+
+    outcomes = asyncio.run(together())
+    assert writer.batches == 1
+    assert all(o.inserted == 1 and not o.stored for o in outcomes[:30])
+    first, second = outcomes[30:]
+    assert (first.inserted, first.stored) == (1, {})
+    assert second.inserted == 0
+    assert second.stored[experiment].variant == "green"
+    assert [row.variant_id for row in rows(api_app, experiment, twin)] == [variants["green"]]
+    assert all(len(rows(api_app, experiment, unit)) == 1 for unit in units)
+
+
+def test_a_database_that_does_not_answer_gives_503_and_stores_nothing(
+    client: TestClient, admin: dict[str, str], api_app: FastAPI, tmp_path: Path
+) -> None:
+    experiment = start_experiment(client, admin)
+    refresh(api_app)
+    headers = sdk_key(client, admin)
+    url = api_app.state.engine.url
+    unreachable = (
+        url.set(database=f"missing_{uuid.uuid4().hex[:8]}")
+        if url.get_backend_name() == "postgresql"
+        else f"sqlite:///{tmp_path}/no/such/dir/verdict.db"
+    )
+    working = api_app.state.assignment_writer
+    api_app.state.assignment_writer = AssignmentWriter(create_engine(unreachable))
+    try:
+        response = client.post(
+            "/api/v1/assign",
+            json={"unit_id": "unit-503", "experiments": [experiment]},
+            headers=headers,
+        )
+    finally:
+        api_app.state.assignment_writer = working
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert rows(api_app, experiment, "unit-503") == []
+
+
+def test_an_experiment_randomised_by_an_attribute_gives_its_holders_one_variant(
+    client: TestClient, admin: dict[str, str], api_app: FastAPI
+) -> None:
+    experiment = start_experiment(client, admin, hash_attribute="company_id")
+    refresh(api_app)
+    headers = sdk_key(client, admin)
+    answers = [
+        client.post(
+            "/api/v1/assign",
+            json={
+                "unit_id": f"employee-{i}",
+                "attributes": {"company_id": company},
+                "experiments": [experiment],
+            },
+            headers=headers,
+        ).json()["assignments"][0]
+        for company in ("acme", "globex")
+        for i in range(10)
+    ]
+    for company_answers in (answers[:10], answers[10:]):
+        assert len({(a["variant"], a["bucket"]) for a in company_answers}) == 1
+    # Each employee still has a sticky row of their own.
+    assert len(rows(api_app, experiment, "employee-3")) == 1
+    nobody = client.post(
+        "/api/v1/assign",
+        json={"unit_id": "freelancer", "experiments": [experiment]},
+        headers=headers,
+    ).json()["assignments"][0]
+    assert (nobody["in_experiment"], nobody["reason"]) == (False, "targeting_key_missing")

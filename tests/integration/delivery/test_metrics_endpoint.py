@@ -3,10 +3,13 @@ assignment and event counters, and the age of each cached configuration snapshot
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import unique
+from tests.integration.delivery.test_assign_api import refresh, start_experiment
+from tests.integration.delivery.test_evaluate_api import sdk_key
 from verdict.server.delivery.observability import (
     record_assignments,
     record_decisions,
@@ -79,3 +82,40 @@ def test_snapshot_age_is_reported_per_cached_environment(
     assert len(staging) == 1
     assert staging[0] >= 0
     assert _samples(client)["verdict_config_streams"] == [({}, 0.0)]
+
+
+def test_served_requests_feed_the_decision_and_assignment_counters(
+    client: TestClient, admin: dict[str, str], api_app: FastAPI
+) -> None:
+    headers = sdk_key(client, admin)
+    flags = [unique("flag"), unique("flag")]
+    for flag in flags:
+        created = client.post(
+            "/api/v1/flags",
+            json={"key": flag, "name": flag, "value_type": "boolean", "default_value": False},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+    experiment = start_experiment(client, admin)
+    refresh(api_app)
+    before = _samples(client)
+    evaluated = client.post(
+        "/api/v1/evaluate", json={"targeting_key": "u1", "flags": flags}, headers=headers
+    )
+    assert evaluated.status_code == 200
+    ofrep = client.post(f"/ofrep/v1/evaluate/flags/{flags[0]}", json={}, headers=headers)
+    assert ofrep.status_code == 200
+    assigned = client.post(
+        "/api/v1/assign",
+        json={"unit_id": unique("unit"), "experiments": [experiment]},
+        headers=headers,
+    )
+    assert assigned.status_code == 200
+    after = _samples(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("verdict_decisions_total", kind="flag") == 3
+    assert grew("verdict_decisions_total", kind="experiment") == 1
+    assert grew("verdict_assignments_total") == 1

@@ -200,3 +200,21 @@ def test_ofrep_errors_use_the_protocol_bodies(client: TestClient, admin: dict[st
     assert (
         client.post(f"/ofrep/v1/evaluate/flags/{split}", json={}, headers=admin).status_code == 403
     )
+
+
+def test_the_provider_configuration_names_its_capabilities_with_an_etag(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    headers = sdk_key(client, admin)
+    response = client.get("/ofrep/v1/configuration", headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "Verdict"
+    polling = body["capabilities"]["cacheInvalidation"]["polling"]
+    assert polling["enabled"] is True
+    assert polling["minPollingIntervalMs"] >= 1
+    assert "boolean" in body["capabilities"]["flagEvaluation"]["supportedTypes"]
+    etag = response.headers["etag"]
+    again = client.get("/ofrep/v1/configuration", headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert client.get("/ofrep/v1/configuration").status_code == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from fastapi import FastAPI
@@ -118,3 +119,22 @@ def test_an_invalidation_during_a_rebuild_forces_another_rebuild(api_app: FastAP
     builder.join()
     assert cache.get("production") is not first[0]
     assert gated.builds == 3
+
+
+def test_an_aged_copy_keeps_serving_while_it_is_rebuilt_in_the_background(
+    api_app: FastAPI,
+) -> None:
+    cache = SnapshotCache(api_app.state.session_factory, max_age=0.05)
+    first = cache.get("production")
+    time.sleep(0.1)
+    # Aged but not invalidated: answered at once from the old copy...
+    assert cache.get("production") is first
+    # ...while a background thread builds its successor.
+    deadline = time.monotonic() + 10
+    while cache.get("production") is first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = cache.get("production")
+    assert second is not first
+    # An invalidated copy, unlike an aged one, is never served again.
+    cache.invalidate("production")
+    assert cache.get("production") is not second

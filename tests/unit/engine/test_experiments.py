@@ -346,3 +346,39 @@ def test_a_flag_cannot_serve_an_experiment_with_variants_it_lacks() -> None:
                 },
             }
         )
+
+
+# ---------------------------------------------------------------- hash attribute
+def test_a_hash_attribute_places_every_unit_with_its_value_in_one_variant() -> None:
+    snapshot = _snapshot({"e": _experiment(seed="by-company", hash_attribute="company_id")})
+    for company in ("acme", "globex", 4711):
+        expected = murmur3_x86_32(f"by-company:{company}".encode()) % 10_000
+        results = {snapshot.decide("e", _ctx(f"user-{i}", company_id=company)) for i in range(20)}
+        assert {(r.bucket, r.reason) for r in results} == {(expected, ExperimentReason.BUCKETED)}
+        assert len({r.variant for r in results}) == 1
+
+
+def test_a_unit_without_a_usable_hash_attribute_value_is_not_bucketed() -> None:
+    snapshot = _snapshot({"e": _experiment(hash_attribute="company_id")})
+    for attributes in ({}, {"company_id": ""}, {"company_id": True}, {"company_id": 1.5}):
+        result = snapshot.decide("e", _ctx("user-1", **attributes))
+        assert result.reason is ExperimentReason.TARGETING_KEY_MISSING
+    # The attribute alone suffices: no unit id is needed to hash.
+    assert snapshot.decide("e", _ctx(None, company_id="acme")).in_experiment
+
+
+def test_the_default_hash_attribute_is_the_unit_id() -> None:
+    by_default = _snapshot({"e": _experiment(seed="s")})
+    named = _snapshot({"e": _experiment(seed="s", hash_attribute="id")})
+    for i in range(50):
+        context = _ctx(f"u{i}", id="something-else")
+        assert by_default.decide("e", context) == named.decide("e", context)
+
+
+def test_forced_and_sticky_variants_stay_keyed_by_the_unit_id() -> None:
+    snapshot = _snapshot({"e": _experiment(hash_attribute="company_id", forced={"qa-1": "C"})})
+    forced = snapshot.decide("e", _ctx("qa-1", company_id="acme"))
+    assert (forced.variant, forced.reason) == ("C", ExperimentReason.FORCED)
+    store = DictStore({("e", "user-9"): "B"})
+    sticky = snapshot.decide("e", _ctx("user-9", company_id="acme"), sticky=store)
+    assert (sticky.variant, sticky.reason) == ("B", ExperimentReason.STICKY)

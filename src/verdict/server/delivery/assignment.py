@@ -1,10 +1,13 @@
 """Experiment assignment for SDK keys: which variant a unit sees, kept sticky.
 
 The engine decides from the environment's compiled snapshot; the database only keeps
-what must outlive the configuration: each unit's first variant per experiment. Per
-request that is one read (the unit's stored assignments for the experiments asked
-about) and, for first decisions only, one idempotent insert. A stored variant wins
-over bucketing, so a unit keeps its variant after the weights or coverage change.
+what must outlive the configuration: each unit's first variant per experiment. A
+request decides every experiment it asks about, hands the storable decisions to the
+process's :class:`~verdict.server.delivery.assignment_writer.AssignmentWriter` and
+awaits the outcome: for each experiment, either the row stored earlier (which wins over
+bucketing, so a unit keeps its variant after the weights or coverage change; the
+experiment is decided again with that row as the engine's sticky assignment) or the
+news that its own decision is now stored.
 
 What the snapshot does not carry (experiment and variant ids, variant payloads and
 URLs) is read once per compiled snapshot into a catalogue, not per request.
@@ -14,26 +17,28 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from verdict.engine import EvaluationContext, ExperimentReason, ExperimentResult
 from verdict.server.assignments.models import AssignmentReason
-from verdict.server.db import utcnow
+from verdict.server.delivery.assignment_writer import AssignmentWriter
 from verdict.server.delivery.schemas import AssignRequest
 from verdict.server.delivery.snapshots import EnvironmentSnapshot
 from verdict.server.delivery.sticky import (
     NewAssignment,
+    PendingAssignments,
     StoredAssignment,
     StoredAssignments,
-    record_assignments,
 )
 from verdict.server.experiments.models import Experiment, ExperimentType, Variant
 
-__all__ = ["assign"]
+__all__ = ["AssignOutcome", "assign"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,26 @@ _catalogues: dict[str, tuple[EnvironmentSnapshot, dict[str, _Experiment]]] = {}
 _catalogues_lock = threading.Lock()
 
 
-def _catalogue(session: Session, environment: EnvironmentSnapshot) -> dict[str, _Experiment]:
-    """Ids, types and variant payloads of the snapshot's experiments, read once per
-    snapshot (a rebuilt snapshot, e.g. after an edit, is a new object)."""
+def _held_catalogue(environment: EnvironmentSnapshot) -> dict[str, _Experiment] | None:
     held = _catalogues.get(environment.environment_key)
     if held is not None and held[0] is environment:
         return held[1]
+    return None
+
+
+def _load_catalogue(
+    factory: Callable[[], Session], environment: EnvironmentSnapshot
+) -> dict[str, _Experiment]:
+    with factory() as session:
+        return _catalogue(session, environment)
+
+
+def _catalogue(session: Session, environment: EnvironmentSnapshot) -> dict[str, _Experiment]:
+    """Ids, types and variant payloads of the snapshot's experiments, read once per
+    snapshot (a rebuilt snapshot, e.g. after an edit, is a new object)."""
+    held = _held_catalogue(environment)
+    if held is not None:
+        return held
     keys = list(environment.snapshot.experiments)
     catalogue: dict[str, _Experiment] = {}
     if keys:
@@ -128,59 +147,80 @@ def _answer(
     }
 
 
-def assign(
-    session: Session, *, environment: EnvironmentSnapshot, request: AssignRequest
-) -> dict[str, Any]:
-    """The ``AssignResponse`` document; first decisions are stored and committed."""
+@dataclass(frozen=True, slots=True)
+class AssignOutcome:
+    document: dict[str, Any]  # the AssignResponse
+    decisions: int  # experiments decided
+    stored: int  # assignments this request stored
+
+
+def _storable(
+    key: str, decision: ExperimentResult, experiment: _Experiment | None
+) -> NewAssignment | None:
+    if (
+        experiment is None
+        or decision.variant is None
+        or decision.reason not in (ExperimentReason.BUCKETED, ExperimentReason.FORCED)
+        or decision.variant not in experiment.variants
+    ):
+        return None
+    return NewAssignment(
+        experiment.id,
+        experiment.variants[decision.variant].id,
+        decision.variant,
+        decision.bucket,
+        _stored_reason(decision, experiment),
+    )
+
+
+async def assign(
+    *,
+    environment: EnvironmentSnapshot,
+    request: AssignRequest,
+    writer: AssignmentWriter,
+    session_factory: Callable[[], Session],
+) -> AssignOutcome:
+    """Decide, store first decisions (through the writer) and build the answer."""
     snapshot = environment.snapshot
     asked = request.experiments is not None
     keys = list(dict.fromkeys(request.experiments or ())) if asked else list(snapshot.experiments)
-    catalogue = _catalogue(session, environment)
-    ids = {catalogue[key].id: key for key in keys if key in catalogue}
-    stored = StoredAssignments.load(session, unit_id=request.unit_id, experiments=ids)
+    catalogue = _held_catalogue(environment)
+    if catalogue is None:
+        catalogue = await run_in_threadpool(_load_catalogue, session_factory, environment)
     context = EvaluationContext(request.unit_id, request.attributes)
-    decisions = {key: snapshot.decide(key, context, sticky=stored) for key in keys}
-
-    new: list[NewAssignment] = []
-    for key, decision in decisions.items():
-        experiment = catalogue.get(key)
-        if (
-            experiment is None
-            or decision.variant is None
-            or decision.reason not in (ExperimentReason.BUCKETED, ExperimentReason.FORCED)
-            or decision.variant not in experiment.variants
-            or key in stored.stored  # forced over a stored row: report, do not store again
-        ):
-            continue
-        new.append(
-            NewAssignment(
-                experiment.id,
-                experiment.variants[decision.variant].id,
-                decision.bucket,
-                _stored_reason(decision, experiment),
+    decisions = {key: snapshot.decide(key, context) for key in keys}
+    ids = {catalogue[key].id: key for key in keys if key in catalogue}
+    stored: dict[str, StoredAssignment] = {}
+    inserted = 0
+    if ids:
+        proposals = [
+            row
+            for key, decision in decisions.items()
+            if (row := _storable(key, decision, catalogue.get(key))) is not None
+        ]
+        outcome = await writer.store(
+            PendingAssignments(
+                unit_id=request.unit_id,
+                experiments=ids,
+                proposals=proposals,
+                device_id=request.device_id,
+                session_id=request.session_id,
+                context=request.attributes,
             )
         )
-    existing = record_assignments(
-        session,
-        unit_id=request.unit_id,
-        rows=new,
-        experiments=ids,
-        device_id=request.device_id,
-        session_id=request.session_id,
-        context=request.attributes,
-        now=utcnow(),
-    )
-    for key, row in existing.items():
-        stored.stored[key] = row
-        decision = decisions[key]
-        # A concurrent first call stored its variant before us: report that one. A
-        # forced variant is honoured whatever is stored.
-        if decision.reason is ExperimentReason.BUCKETED:
-            decisions[key] = ExperimentResult(key, True, row.variant, None, ExperimentReason.STICKY)
+        stored, inserted = outcome.stored, outcome.inserted
+        if stored:
+            # A stored row wins over this request's bucketing (forced variants are
+            # still honoured): decide those experiments again with it as sticky.
+            sticky = StoredAssignments(request.unit_id, stored)
+            for key in stored:
+                decisions[key] = snapshot.decide(key, context, sticky=sticky)
 
     assignments = [
-        _answer(key, decision, catalogue.get(key), stored.stored.get(key))
+        _answer(key, decision, catalogue.get(key), stored.get(key))
         for key, decision in decisions.items()
         if asked or decision.in_experiment
     ]
-    return {"unit_id": request.unit_id, "assignments": assignments}
+    return AssignOutcome(
+        {"unit_id": request.unit_id, "assignments": assignments}, len(decisions), inserted
+    )

@@ -11,7 +11,10 @@ change commits; ``after_commit`` invalidates this process's :class:`SnapshotCach
 A row that belongs to one environment (a flag state, an override, an experiment
 scoped to an environment) invalidates that environment; anything shared (a flag
 definition, a segment, an environment row, an experiment in every environment)
-invalidates all of them (payload ``*``).
+invalidates all of them (payload ``*``). A change to an API key (created, revoked,
+deleted; not its last-used time) travels the same way with payload ``!keys`` and
+clears every process's API key cache (:mod:`verdict.server.identity.keycache`), which
+``*`` clears too (an environment, and with it its keys, may have been deleted).
 
 On PostgreSQL each server process also runs a :class:`ChangeListener`: a thread with its
 own connection that LISTENs on :data:`CHANNEL`, invalidates the local cache for each
@@ -51,14 +54,26 @@ from verdict.server.flags.models import (
     FeatureFlagOverride,
     FeatureFlagPrerequisite,
 )
+from verdict.server.identity.auth import key_cache
+from verdict.server.identity.keycache import ApiKeyCache
+from verdict.server.identity.models import ApiKey
 from verdict.server.segments.models import Segment
 
-__all__ = ["ALL", "CHANNEL", "ChangeDelivery", "ChangeListener", "ChangeTracker", "invalidate"]
+__all__ = [
+    "ALL",
+    "CHANNEL",
+    "KEYS",
+    "ChangeDelivery",
+    "ChangeListener",
+    "ChangeTracker",
+    "invalidate",
+]
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "verdict_config"
 ALL = "*"  # payload: every environment
+KEYS = "!keys"  # payload: API keys changed (no environment key starts with "!")
 _TOUCHED = "verdict.config.touched"  # session.info: environment ids, or ALL
 # Rows that belong to one environment, by the attribute naming it.
 _SCOPED: tuple[type[Any], ...] = (FeatureFlagEnvironment, FeatureFlagOverride, Experiment)
@@ -75,6 +90,17 @@ _SHARED: tuple[type[Any], ...] = (
 _RECONNECT_DELAY = 1.0
 
 
+def _key_changed(row: ApiKey, new_or_deleted: bool) -> bool:
+    if new_or_deleted:
+        return True
+    state = inspect(row)
+    return any(
+        attribute.history.has_changes()
+        for attribute in state.attrs
+        if attribute.key != "last_used_at"
+    )
+
+
 def _touched(session: Session) -> set[uuid.UUID | str]:
     touched: set[uuid.UUID | str] = session.info.setdefault(_TOUCHED, set())
     return touched
@@ -83,9 +109,15 @@ def _touched(session: Session) -> set[uuid.UUID | str]:
 class ChangeTracker:
     """Session hooks on one session factory, feeding one cache (see the module docstring)."""
 
-    def __init__(self, factory: sessionmaker[Session], cache: SnapshotCache) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        cache: SnapshotCache,
+        api_keys: ApiKeyCache | None = None,
+    ) -> None:
         self._factory = factory
         self._cache = cache
+        self._api_keys = api_keys
         self._hooks = (
             ("after_flush", self._after_flush),
             ("before_commit", self._before_commit),
@@ -106,7 +138,10 @@ class ChangeTracker:
     def _after_flush(self, session: Session, _context: UOWTransaction) -> None:
         touched = _touched(session)
         for row in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(row, _SHARED):
+            if isinstance(row, ApiKey):
+                if _key_changed(row, row not in session.dirty):
+                    touched.add(KEYS)
+            elif isinstance(row, _SHARED):
                 touched.add(ALL)
             elif isinstance(row, _SCOPED):
                 # A dirty row may have moved between environments: both must hear.
@@ -135,27 +170,36 @@ class ChangeTracker:
     def _after_commit(self, session: Session) -> None:
         keys = session.info.pop(_TOUCHED, None)
         if keys:
-            invalidate(self._cache, keys)
+            invalidate(self._cache, keys, self._api_keys)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TOUCHED, None)
 
 
 def _environment_keys(session: Session, touched: set[uuid.UUID | str]) -> set[str]:
+    extra = {KEYS} if KEYS in touched else set()
     if ALL in touched:
-        return {ALL}
+        return {ALL} | extra
     ids = [value for value in touched if isinstance(value, uuid.UUID)]
+    if not ids:
+        return extra
     keys = set(session.scalars(select(Environment.key).where(Environment.id.in_(ids))))
     # An id with no row left: its environment was deleted in this transaction.
-    return keys if len(keys) == len(ids) else {ALL}
+    return (keys if len(keys) == len(ids) else {ALL}) | extra
 
 
-def invalidate(cache: SnapshotCache, keys: Iterable[str]) -> None:
-    keys = set(keys)
-    if ALL in keys:
+def invalidate(
+    cache: SnapshotCache, payloads: Iterable[str], api_keys: ApiKeyCache | None = None
+) -> None:
+    """Act on notification payloads: environment keys, ``*`` (all) or ``!keys``."""
+    payloads = set(payloads)
+    if api_keys is not None and (KEYS in payloads or ALL in payloads):
+        api_keys.clear()
+    payloads.discard(KEYS)
+    if ALL in payloads:
         cache.invalidate(None)
         return
-    for key in keys:
+    for key in payloads:
         cache.invalidate(key)
 
 
@@ -163,11 +207,19 @@ class ChangeListener:
     """LISTEN loop of one server process (PostgreSQL only): a daemon thread with its own
     autocommit connection, stopped by :meth:`stop` within about ``poll`` seconds."""
 
-    def __init__(self, engine: Engine, cache: SnapshotCache, *, poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cache: SnapshotCache,
+        *,
+        api_keys: ApiKeyCache | None = None,
+        poll: float = 0.5,
+    ) -> None:
         self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
         self._cache = cache
+        self._api_keys = api_keys
         self._poll = poll
         self._stopping = threading.Event()
         self._listening = threading.Event()
@@ -195,12 +247,12 @@ class ChangeListener:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if not first:
                         # Changes committed while we were away were never heard.
-                        self._cache.invalidate(None)
+                        invalidate(self._cache, [ALL], self._api_keys)
                     first = False
                     self._listening.set()
                     while not self._stopping.is_set():
                         for notify in conn.notifies(timeout=self._poll):
-                            invalidate(self._cache, [notify.payload])
+                            invalidate(self._cache, [notify.payload], self._api_keys)
             except psycopg.Error as exc:
                 self._listening.clear()
                 logger.warning("config change listener lost its connection: %s", exc)
@@ -217,7 +269,8 @@ class ChangeDelivery:
     def __init__(self, app: FastAPI) -> None:
         self._app = app
         self._cache: SnapshotCache = app.state.snapshots
-        self._tracker = ChangeTracker(app.state.session_factory, self._cache)
+        self._api_keys = key_cache(app)
+        self._tracker = ChangeTracker(app.state.session_factory, self._cache, self._api_keys)
         self._listener: ChangeListener | None = None
         self._hub: StreamHub | None = None
         self._signals: list[tuple[int, Any]] = []
@@ -234,7 +287,7 @@ class ChangeDelivery:
         self._cache.add_listener(hub.notify)
         engine: Engine = self._app.state.engine
         if engine.dialect.name == "postgresql":
-            self._listener = ChangeListener(engine, self._cache)
+            self._listener = ChangeListener(engine, self._cache, api_keys=self._api_keys)
             self._listener.start()
         self._chain_signals(hub)
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from verdict.server.delivery.evaluation import sdk_snapshot
 from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.delivery.stream import EventStream, StreamHub
 from verdict.server.errors import NotFoundError
@@ -57,14 +58,12 @@ def _matches(if_none_match: str, etag: str) -> bool:
     response_class=Response,
     responses=_CONFIG_RESPONSES,
 )
-def get_config(
+async def get_config(
     request: Request,
     principal: ServerKey,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    cache: SnapshotCache = request.app.state.snapshots
-    assert principal.environment_id is not None  # RequireSdkKey admits only such keys
-    snapshot = cache.get_by_id(principal.environment_id)
+    snapshot = await sdk_snapshot(request, principal)
     headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and _matches(if_none_match, snapshot.etag):
         return Response(status_code=304, headers=headers)

@@ -1,45 +1,34 @@
 """Flag evaluation for SDK keys: which compiled snapshot answers, and how results look.
 
 Every answer comes from the environment's cached, compiled ``Snapshot``: nothing is
-compiled and nothing is read from the database per request, except (once per process
-and environment) the environment's key, which names its snapshot in the cache.
+compiled and nothing is read from the database per request. :func:`sdk_snapshot` takes
+the held snapshot without any I/O; only when there is none (first request, or after a
+change invalidated it) is it built, on the thread pool, never on the event loop.
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from verdict.engine import EvaluationContext, FlagResult, Snapshot
+from verdict.engine import EvaluationContext, FlagResult, Reason, Snapshot
 from verdict.server.delivery.snapshots import EnvironmentSnapshot, SnapshotCache
-from verdict.server.environments.models import Environment
-from verdict.server.errors import NotFoundError
+from verdict.server.identity.auth import Principal
 
-__all__ = ["environment_snapshot", "evaluate_flags", "flag_results"]
-
-# Environment keys are permanent, so an id resolves to the same key for the life of the
-# process; ids are random UUIDs, so one map can serve every app in the process.
-_keys: dict[uuid.UUID, str] = {}
-_keys_lock = threading.Lock()
+__all__ = ["evaluate_flags", "flag_results", "sdk_snapshot"]
 
 
-def environment_snapshot(
-    session: Session, *, snapshots: SnapshotCache, environment_id: uuid.UUID
-) -> EnvironmentSnapshot:
-    """The compiled configuration of the environment an SDK key acts for."""
-    key = _keys.get(environment_id)
-    if key is None:
-        key = session.scalar(select(Environment.key).where(Environment.id == environment_id))
-        if key is None:
-            raise NotFoundError("the API key's environment no longer exists")
-        with _keys_lock:
-            _keys[environment_id] = key
-    return snapshots.get(key)
+async def sdk_snapshot(request: Request, principal: Principal) -> EnvironmentSnapshot:
+    """The compiled configuration of the environment the calling SDK key acts for."""
+    assert principal.environment_id is not None  # sdk_principal admits only such keys
+    cache: SnapshotCache = request.app.state.snapshots
+    held = cache.peek_by_id(principal.environment_id)
+    if held is not None:
+        return held
+    return await run_in_threadpool(cache.get_by_id, principal.environment_id)
 
 
 def flag_results(
@@ -51,11 +40,15 @@ def flag_results(
     return {key: snapshot.evaluate(key, context) for key in dict.fromkeys(flags)}
 
 
+# Enum members' ``.value`` is a descriptor call; a bulk answer reads one per flag.
+_REASONS = {reason: reason.value for reason in Reason}
+
+
 def _as_json(result: FlagResult) -> dict[str, Any]:
     return {
         "value": result.value,
         "variant": result.variant,
-        "reason": result.reason.value,
+        "reason": _REASONS[result.reason],
         "error_code": None if result.error_code is None else result.error_code.value,
         "error_message": result.error_message,
         "rule": result.rule,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -60,9 +61,15 @@ ASSIGNMENTS = Counter("verdict_assignments", "Assignments recorded.")
 EVENTS_INGESTED = Counter("verdict_events_ingested", "Events accepted and committed.")
 
 
+# Labelled children, looked up once rather than per request.
+_DECISIONS_BY_KIND = {kind: DECISIONS.labels(kind=kind) for kind in ("flag", "experiment")}
+_DURATIONS: dict[tuple[str, str, str], Any] = {}
+
+
 def record_decisions(kind: str, n: int = 1) -> None:
     """Count ``n`` decisions of ``kind`` ("flag" or "experiment")."""
-    DECISIONS.labels(kind=kind).inc(n)
+    counter = _DECISIONS_BY_KIND.get(kind)
+    (counter or DECISIONS.labels(kind=kind)).inc(n)
 
 
 def record_assignments(n: int = 1) -> None:
@@ -101,9 +108,14 @@ class MetricsMiddleware:
             if not streaming:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
-                REQUEST_DURATION.labels(
-                    route=template, method=scope["method"], status=str(status)
-                ).observe(time.perf_counter() - started)
+                labels = (template, scope["method"], str(status))
+                child = _DURATIONS.get(labels)
+                if child is None:
+                    child = _DURATIONS.setdefault(
+                        labels,
+                        REQUEST_DURATION.labels(route=template, method=labels[1], status=labels[2]),
+                    )
+                child.observe(time.perf_counter() - started)
 
 
 class _DeliveryCollector(Collector):

@@ -26,7 +26,7 @@ from typing import Any
 from verdict.engine import ErrorCode, EvaluationContext, FlagResult, Reason
 from verdict.server.delivery.snapshots import EnvironmentSnapshot
 
-__all__ = ["OfrepAnswer", "evaluate_bulk", "evaluate_flag"]
+__all__ = ["OfrepAnswer", "etag_matches", "evaluate_bulk", "evaluate_flag"]
 
 _TARGETING_KEY = "targetingKey"
 
@@ -72,25 +72,25 @@ def _parse(raw: bytes) -> tuple[dict[str, Any], EvaluationContext]:
     return context, EvaluationContext(targeting_key or None, attributes)
 
 
-def _metadata(result: FlagResult) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    if result.rule is not None:
-        metadata["rule"] = result.rule
-    if result.experiment is not None:
-        metadata["experiment"] = result.experiment
-    return metadata
+# Enum members' ``.value`` is a descriptor call; the bulk answer reads one per flag.
+_REASONS = {reason: reason.value for reason in Reason}
 
 
 def _success(result: FlagResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "key": result.flag_key,
         "value": result.value,
-        "reason": result.reason.value,
+        "reason": _REASONS[result.reason],
     }
     # The protocol types variant as a string: an unnamed value has none to report.
     if result.variant is not None:
         body["variant"] = result.variant
-    body["metadata"] = _metadata(result)
+    metadata: dict[str, Any] = {}
+    if result.rule is not None:
+        metadata["rule"] = result.rule
+    if result.experiment is not None:
+        metadata["experiment"] = result.experiment
+    body["metadata"] = metadata
     return body
 
 
@@ -118,7 +118,7 @@ def evaluate_flag(*, environment: EnvironmentSnapshot, flag_key: str, raw: bytes
     return OfrepAnswer(status, _failure(result))
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if if_none_match is None:
         return False
     for candidate in if_none_match.split(","):
@@ -139,7 +139,7 @@ def evaluate_bulk(
     canonical = json.dumps(context_document, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(f"{environment.etag}\n{canonical}".encode()).hexdigest()
     etag = f'"{digest[:32]}"'
-    if _matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return OfrepAnswer(304, None, {"ETag": etag})
     flags = [
         _failure(result) if result.reason is Reason.ERROR else _success(result)

@@ -1,79 +1,145 @@
 """OFREP routes: /ofrep/v1/evaluate/flags/{key} and the bulk /ofrep/v1/evaluate/flags.
 
 The body is read raw (not declared as a model) so that a malformed one gets OFREP's
-400 answer; the OpenAPI spec still documents it through ``openapi_extra``.
+400 answer; the OpenAPI spec still documents it. OpenFeature providers send the API
+key as ``Authorization: Bearer`` or ``X-API-Key``; both are accepted.
+``GET /ofrep/v1/configuration`` (the protocol's optional provider configuration) tells
+providers that bulk answers carry an ETag worth polling with.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
 
-from fastapi import APIRouter, Header, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 
-from verdict.server.delivery.evaluation_router import SdkEnvironment
-from verdict.server.delivery.ofrep import OfrepAnswer, evaluate_bulk, evaluate_flag
+from verdict.server.api.hot import json_bytes, json_response, sdk_route
+from verdict.server.delivery.evaluation import sdk_snapshot
+from verdict.server.delivery.evaluation_router import SDK_KEYS
+from verdict.server.delivery.observability import record_decisions
+from verdict.server.delivery.ofrep import OfrepAnswer, etag_matches, evaluate_bulk, evaluate_flag
 from verdict.server.delivery.schemas import (
     OfrepBulkFailure,
     OfrepBulkResponse,
+    OfrepConfiguration,
     OfrepFailure,
     OfrepRequest,
     OfrepSuccess,
 )
+from verdict.server.errors import InvalidInputError
+from verdict.server.identity.auth import Principal
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
 
-_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": False,
-        "content": {"application/json": {"schema": OfrepRequest.model_json_schema()}},
-    }
+_MAX_KEY_LENGTH = 100
+# Parameters the handlers read themselves, declared for the spec.
+_KEY_PARAMETER = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_KEY_LENGTH},
+}
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the answer the client holds",
 }
 
 
 def _respond(answer: OfrepAnswer) -> Response:
     if answer.body is None:
         return Response(status_code=answer.status, headers=answer.headers)
-    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+    return json_response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-@router.post(
+@sdk_route(
+    router,
     "/evaluate/flags/{key}",
+    kinds=SDK_KEYS,
+    body=OfrepRequest,
+    body_required=False,
     response_model=OfrepSuccess,
     responses={
         400: {"model": OfrepFailure, "description": "Bad context, or the flag cannot evaluate"},
         404: {"model": OfrepFailure, "description": "FLAG_NOT_FOUND"},
     },
-    openapi_extra=_BODY,
     summary="OFREP: evaluate one flag",
+    openapi_extra={"parameters": [_KEY_PARAMETER]},
 )
-async def evaluate_one(
-    environment: SdkEnvironment,
-    request: Request,
-    key: Annotated[str, Path(min_length=1, max_length=100)],
-) -> Response:
-    return _respond(evaluate_flag(environment=environment, flag_key=key, raw=await request.body()))
+async def evaluate_one(request: Request, principal: Principal) -> Response:
+    key: str = request.path_params["key"]
+    if len(key) > _MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"a flag key has at most {_MAX_KEY_LENGTH} characters", field="path.key"
+        )
+    environment = await sdk_snapshot(request, principal)
+    answer = evaluate_flag(environment=environment, flag_key=key, raw=await request.body())
+    record_decisions("flag")
+    return _respond(answer)
 
 
-@router.post(
+@sdk_route(
+    router,
     "/evaluate/flags",
+    kinds=SDK_KEYS,
+    body=OfrepRequest,
+    body_required=False,
     response_model=OfrepBulkResponse,
     responses={
         304: {"description": "Not modified: If-None-Match names the current ETag"},
         400: {"model": OfrepBulkFailure, "description": "Bad body or context"},
     },
-    openapi_extra=_BODY,
     summary="OFREP: evaluate every flag (ETag / If-None-Match)",
+    openapi_extra={"parameters": [_IF_NONE_MATCH]},
 )
-async def evaluate_all(
-    environment: SdkEnvironment,
-    request: Request,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    return _respond(
-        evaluate_bulk(
-            environment=environment, raw=await request.body(), if_none_match=if_none_match
-        )
+async def evaluate_all(request: Request, principal: Principal) -> Response:
+    environment = await sdk_snapshot(request, principal)
+    answer = evaluate_bulk(
+        environment=environment,
+        raw=await request.body(),
+        if_none_match=request.headers.get("if-none-match"),
     )
+    if answer.body is not None and "flags" in answer.body:
+        record_decisions("flag", len(answer.body["flags"]))
+    return _respond(answer)
+
+
+# Polling the bulk endpoint more often than this buys nothing: an unchanged answer is a
+# 304, and configuration changes reach the snapshot within milliseconds anyway.
+MIN_POLLING_INTERVAL_MS = 1_000
+_CONFIGURATION = json_bytes(
+    {
+        "name": "Verdict",
+        "capabilities": {
+            "cacheInvalidation": {
+                "polling": {"enabled": True, "minPollingIntervalMs": MIN_POLLING_INTERVAL_MS}
+            },
+            "flagEvaluation": {
+                "supportedTypes": ["boolean", "string", "integer", "float", "object"]
+            },
+        },
+    }
+)
+_CONFIGURATION_ETAG = '"' + hashlib.sha256(_CONFIGURATION).hexdigest()[:32] + '"'
+
+
+@sdk_route(
+    router,
+    "/configuration",
+    kinds=SDK_KEYS,
+    body=None,
+    methods=("GET",),
+    response_model=OfrepConfiguration,
+    responses={304: {"description": "Not modified: If-None-Match names the current ETag"}},
+    summary="OFREP: provider configuration (capabilities, polling interval)",
+    openapi_extra={"parameters": [_IF_NONE_MATCH]},
+)
+async def configuration(request: Request, principal: Principal) -> Response:
+    headers = {"ETag": _CONFIGURATION_ETAG}
+    if etag_matches(request.headers.get("if-none-match"), _CONFIGURATION_ETAG):
+        return Response(status_code=304, headers=headers)
+    return Response(_CONFIGURATION, media_type="application/json", headers=headers)

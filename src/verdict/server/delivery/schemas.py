@@ -17,6 +17,7 @@ __all__ = [
     "FlagEvaluation",
     "OfrepBulkFailure",
     "OfrepBulkResponse",
+    "OfrepConfiguration",
     "OfrepFailure",
     "OfrepRequest",
     "OfrepSuccess",
@@ -92,6 +93,31 @@ class OfrepBulkResponse(BaseModel):
 class OfrepBulkFailure(BaseModel):
     errorCode: str  # noqa: N815
     errorDetails: str  # noqa: N815
+
+
+class OfrepPolling(BaseModel):
+    enabled: bool
+    minPollingIntervalMs: int  # noqa: N815
+
+
+class OfrepCacheInvalidation(BaseModel):
+    polling: OfrepPolling
+
+
+class OfrepFlagEvaluation(BaseModel):
+    supportedTypes: list[str]  # noqa: N815
+
+
+class OfrepCapabilities(BaseModel):
+    cacheInvalidation: OfrepCacheInvalidation  # noqa: N815
+    flagEvaluation: OfrepFlagEvaluation  # noqa: N815
+
+
+class OfrepConfiguration(BaseModel):
+    """What an OFREP provider may ask before evaluating: who answers and how to poll."""
+
+    name: str
+    capabilities: OfrepCapabilities
 
 
 class AssignRequest(RequestModel):

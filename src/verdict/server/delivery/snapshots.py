@@ -3,14 +3,25 @@
 A request never compiles configuration: it asks the cache for the environment's
 :class:`EnvironmentSnapshot` (the engine's compiled ``Snapshot``, the JSON document SDKs
 download, and its ETag). The cache rebuilds an environment only after it was
-invalidated (a change was committed, here or in another process) or when its copy is
-older than ``max_age`` seconds, a safety net should a change notification be lost.
+invalidated (a change was committed, here or in another process), and then the
+requests that arrive wait for the new copy: none is answered from configuration older
+than a change committed before it arrived. A copy older than ``max_age`` seconds (the
+safety net should a change notification be lost) is rebuilt too, but on a background
+thread while requests go on being answered from it, so the refresh never stalls traffic.
+
+A built snapshot is long-lived and free of reference cycles (its predecessor is freed by
+reference counting alone), so it is moved out of the cyclic garbage collector's reach
+with ``gc.freeze()``: a full collection then scans only what requests create, instead
+of pausing every request of the process for the whole heap (160 ms on the 2-core
+benchmark machine with 1,000 experiments).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -28,6 +39,8 @@ from verdict.server.errors import NotFoundError
 from verdict.server.flags.config import build_config
 
 __all__ = ["EnvironmentSnapshot", "SnapshotCache"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,14 +67,12 @@ class _Slot:
     # that was committed (and invalidated) before it arrived.
     generation: int = 0
     built_generation: int = -1
+    refreshing: bool = False  # a background rebuild of an aged copy is under way
 
-    def fresh(self, max_age: float) -> EnvironmentSnapshot | None:
+    def valid(self) -> EnvironmentSnapshot | None:
+        """The copy, unless a change invalidated it since it was built."""
         current = self.current
-        if (
-            current is not None
-            and self.built_generation == self.generation
-            and current.age() < max_age
-        ):
+        if current is not None and self.built_generation == self.generation:
             return current
         return None
 
@@ -91,18 +102,56 @@ class SnapshotCache:
 
     def get(self, environment_key: str) -> EnvironmentSnapshot:
         slot = self._slot(environment_key)
-        fresh = slot.fresh(self._max_age)
-        if fresh is not None:
-            return fresh
+        valid = self._served(environment_key, slot)
+        if valid is not None:
+            return valid
         with slot.lock:  # one build; concurrent readers wait for it
-            fresh = slot.fresh(self._max_age)
-            if fresh is not None:
-                return fresh
-            # An invalidation during the build leaves the slot stale again.
-            generation = slot.generation
-            built = self._build(environment_key)
-            slot.current, slot.built_generation = built, generation
-            return built
+            valid = slot.valid()
+            if valid is not None:
+                return valid
+            return self._rebuild(environment_key, slot)
+
+    def _served(self, environment_key: str, slot: _Slot) -> EnvironmentSnapshot | None:
+        """The valid copy, if any, refreshing it in the background once it has aged."""
+        valid = slot.valid()
+        if valid is not None and valid.age() >= self._max_age and not slot.refreshing:
+            slot.refreshing = True
+            threading.Thread(
+                target=self._refresh,
+                args=(environment_key, slot),
+                name="verdict-snapshot-refresh",
+                daemon=True,
+            ).start()
+        return valid
+
+    def _refresh(self, environment_key: str, slot: _Slot) -> None:
+        try:
+            with slot.lock:
+                valid = slot.valid()
+                if valid is not None and valid.age() >= self._max_age:
+                    self._rebuild(environment_key, slot)
+        except Exception:  # the aged copy keeps serving; the next request tries again
+            logger.exception("refreshing the configuration of %s failed", environment_key)
+        finally:
+            slot.refreshing = False
+
+    def _rebuild(self, environment_key: str, slot: _Slot) -> EnvironmentSnapshot:
+        """Build under ``slot.lock``; an invalidation during the build leaves the slot
+        stale again, so the next request builds once more."""
+        generation = slot.generation
+        built = self._build(environment_key)
+        slot.current, slot.built_generation = built, generation
+        gc.freeze()
+        return built
+
+    def peek_by_id(self, environment_id: uuid.UUID) -> EnvironmentSnapshot | None:
+        """The environment's snapshot if one is held and fresh, without any I/O (so an
+        event loop may call it); None when :meth:`get_by_id` would have to build."""
+        key = self._keys.get(environment_id)
+        if key is None:
+            return None
+        slot = self._slots.get(key)
+        return None if slot is None else self._served(key, slot)
 
     def get_by_id(self, environment_id: uuid.UUID) -> EnvironmentSnapshot:
         """The snapshot of the environment an SDK key belongs to (its id is all the key

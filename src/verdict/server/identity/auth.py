@@ -5,6 +5,12 @@ or an API key ``vk_…``) or with the dashboard's session cookie. Every API rout
 declares the one permission it needs with ``Depends(Require(resource, action))``;
 ``tests/integration/test_route_permissions.py`` walks the OpenAPI spec so no route can
 escape it.
+
+SDK routes (evaluation, OFREP, assignment, configuration, events) take an API key of
+their environment, in ``Authorization: Bearer`` or, as OpenFeature providers send it,
+in ``X-API-Key``. They authenticate through :func:`sdk_principal`, which remembers
+keys in process (:mod:`verdict.server.identity.keycache`) so the hot paths do not
+read the database per request.
 """
 
 from __future__ import annotations
@@ -14,14 +20,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+)
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from verdict.server.db import get_db, utcnow
 from verdict.server.errors import AuthenticationError, PermissionDeniedError
 from verdict.server.identity import credentials
+from verdict.server.identity.keycache import ApiKeyCache
 from verdict.server.identity.models import (
     AccessToken,
     ApiKey,
@@ -41,6 +54,7 @@ __all__ = [
     "Require",
     "RequireSdkKey",
     "authenticate",
+    "sdk_principal",
 ]
 
 SESSION_COOKIE = "verdict_session"
@@ -50,8 +64,12 @@ _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 # Declared so the OpenAPI spec shows how to authenticate; ``authenticate`` reads both.
 _bearer = HTTPBearer(auto_error=False, description="A login token (vt_…) or an API key (vk_…)")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Dashboard session")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (vk_…), on SDK routes only"
+)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Cookie = Annotated[str | None, Depends(_cookie)]
+ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
 _ALL = frozenset(permission_name(r, a) for r, a in all_permissions())
 
 
@@ -89,7 +107,7 @@ def _user_permissions(session: Session, user: User) -> frozenset[str]:
     return frozenset(permission_name(resource, action) for resource, action in rows)
 
 
-def _from_api_key(session: Session, key: str, now: dt.datetime) -> Principal:
+def _api_key(session: Session, key: str, now: dt.datetime) -> ApiKey:
     prefix = key[: credentials.API_KEY_PREFIX_LENGTH]
     record = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
     if record is None or not credentials.matches(key, record.hashed_secret):
@@ -99,6 +117,10 @@ def _from_api_key(session: Session, key: str, now: dt.datetime) -> Principal:
     if record.expires_at is not None and record.expires_at <= now:
         raise AuthenticationError(f"API key {record.prefix}… has expired")
     _touch(record, now)
+    return record
+
+
+def _key_principal(record: ApiKey) -> Principal:
     # Admin keys hold the management API; server and client keys only the SDK routes.
     permissions = _ALL if record.kind is ApiKeyKind.ADMIN else frozenset()
     return Principal(
@@ -108,6 +130,10 @@ def _from_api_key(session: Session, key: str, now: dt.datetime) -> Principal:
         api_key_kind=record.kind,
         environment_id=record.environment_id,
     )
+
+
+def _from_api_key(session: Session, key: str, now: dt.datetime) -> Principal:
+    return _key_principal(_api_key(session, key, now))
 
 
 def _from_session_token(session: Session, token: str, now: dt.datetime) -> Principal:
@@ -148,6 +174,76 @@ def authenticate(request: Request, session: Session) -> Principal:
         raise AuthenticationError("log in or send an API key: Authorization: Bearer <token>")
     if session.dirty:  # a last-used time moved; most requests write nothing
         session.commit()
+    return principal
+
+
+def _sdk_credential(request: Request) -> str | None:
+    """The API key an SDK request presents, or None when it presents something else
+    (a login token, a cookie) or nothing."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() == "bearer" and credential.startswith("vk_"):
+            return credential
+        return None
+    api_key = request.headers.get("x-api-key")
+    if api_key is None:
+        return None
+    api_key = api_key.strip()
+    if not api_key.startswith("vk_"):
+        raise AuthenticationError("X-API-Key must hold an API key (vk_…)")
+    return api_key
+
+
+def _authenticate_key(
+    factory: sessionmaker[Session], credential: str
+) -> tuple[Principal, dt.datetime | None]:
+    with factory() as session:
+        record = _api_key(session, credential, utcnow())
+        principal, expires_at = _key_principal(record), record.expires_at
+        if session.dirty:  # the last-used time moved
+            session.commit()
+    return principal, expires_at
+
+
+def _authenticate_other(request: Request) -> Principal:
+    with request.app.state.session_factory() as session:
+        return authenticate(request, session)
+
+
+def key_cache(app: FastAPI) -> ApiKeyCache:
+    """The app's in-process API key cache (made on first use)."""
+    cache: ApiKeyCache | None = getattr(app.state, "api_keys", None)
+    if cache is None:
+        cache = app.state.api_keys = ApiKeyCache()
+    return cache
+
+
+async def sdk_principal(request: Request, kinds: frozenset[ApiKeyKind]) -> Principal:
+    """Authenticate an SDK request: an API key of one of ``kinds``, acting for one
+    environment. A remembered key costs a hash and a dictionary lookup; anything else
+    goes to the database on a worker thread, never on the event loop."""
+    credential = _sdk_credential(request)
+    if credential is None:
+        # A login token or cookie still gets its precise 401 (expired, signed out…)
+        # before the 403 below tells the caller to use an API key.
+        principal = await run_in_threadpool(_authenticate_other, request)
+    else:
+        cache = key_cache(request.app)
+        digest = credentials.digest(credential)
+        remembered = cache.get(digest, utcnow())
+        if remembered is None:
+            generation = cache.generation
+            principal, expires_at = await run_in_threadpool(
+                _authenticate_key, request.app.state.session_factory, credential
+            )
+            cache.put(digest, principal, expires_at=expires_at, generation=generation)
+        else:
+            principal = remembered
+    if principal.api_key_kind not in kinds or principal.environment_id is None:
+        allowed = " or ".join(sorted(kind.value for kind in kinds))
+        raise PermissionDeniedError(f"this route needs a {allowed} API key")
     return principal
 
 
@@ -199,17 +295,13 @@ class RequireSdkKey:
     def __init__(self, *kinds: ApiKeyKind) -> None:
         self.kinds = frozenset(kinds)
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
-        db: Annotated[Session, Depends(get_db)],
         _bearer: Bearer = None,
+        _api_key: ApiKeyHeader = None,
     ) -> Principal:
-        principal = authenticate(request, db)
-        if principal.api_key_kind not in self.kinds or principal.environment_id is None:
-            allowed = " or ".join(sorted(kind.value for kind in self.kinds))
-            raise PermissionDeniedError(f"this route needs a {allowed} API key")
-        return principal
+        return await sdk_principal(request, self.kinds)
 
     def __repr__(self) -> str:
         return f"RequireSdkKey({', '.join(sorted(k.value for k in self.kinds))})"
