@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -26,6 +27,11 @@ PG_ADMIN_URL = os.environ.get(
     "VERDICT_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Property tests check behaviour, never speed: Hypothesis' default per-example deadline
+# (200 ms) would fail them on a loaded machine.
+settings.register_profile("verdict", deadline=None)
+settings.load_profile("verdict")
 BACKENDS = ("sqlite", "postgresql")
 
 

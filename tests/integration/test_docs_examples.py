@@ -81,7 +81,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=15)
 
 
-GUIDES = ["api.md", "api-flags.md", "api-experiments.md"]
+GUIDES = ["api.md", "api-flags.md", "api-experiments.md", "events.md"]
 
 
 @pytest.mark.parametrize("guide", GUIDES)

@@ -347,3 +347,26 @@ def test_an_experiment_randomised_by_an_attribute_gives_its_holders_one_variant(
         headers=headers,
     ).json()["assignments"][0]
     assert (nobody["in_experiment"], nobody["reason"]) == (False, "targeting_key_missing")
+
+
+def test_the_writer_lets_go_of_event_loops_that_ended(
+    client: TestClient, admin: dict[str, str], api_app: FastAPI
+) -> None:
+    experiment = start_experiment(client, admin)
+    experiment_id, variants = _variant_ids(api_app, experiment)
+    writer = AssignmentWriter(api_app.state.engine)
+
+    async def one() -> BatchOutcome:
+        proposal = NewAssignment(
+            experiment_id, variants["blue"], "blue", 1, AssignmentReason.BUCKETED
+        )
+        return await writer.store(
+            PendingAssignments(unique("loop"), {experiment_id: experiment}, [proposal])
+        )
+
+    # Each asyncio.run is a new event loop that ends without closing the writer.
+    assert asyncio.run(one()).inserted == 1
+    first = next(iter(writer._states.values())).connection
+    assert asyncio.run(one()).inserted == 1
+    assert len(writer._states) == 1  # the ended loop's state is gone...
+    assert first is None or first.closed  # ...and so is its connection

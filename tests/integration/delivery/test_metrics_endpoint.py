@@ -119,3 +119,20 @@ def test_served_requests_feed_the_decision_and_assignment_counters(
     assert grew("verdict_decisions_total", kind="flag") == 3
     assert grew("verdict_decisions_total", kind="experiment") == 1
     assert grew("verdict_assignments_total") == 1
+
+
+def test_ingested_events_are_counted_once_committed(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    headers = sdk_key(client, admin)
+    events = [{"client_event_id": unique("event"), "type": "view", "unit_id": "u1"}] * 2
+    events.append({"type": "view"})  # rejected: no subject
+    before = _samples(client)
+    response = client.post("/api/v1/events", json={"events": events}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["duplicates"]) == (1, 1)
+    after = _samples(client)
+    grew = _value(after, "verdict_events_ingested_total") - _value(
+        before, "verdict_events_ingested_total"
+    )
+    assert grew == 1

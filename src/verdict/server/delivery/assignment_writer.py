@@ -75,6 +75,7 @@ class AssignmentWriter:
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
         if state is None:
+            self._forget_closed_loops()
             state = self._states[loop] = _LoopState()
         job = _Job(pending, loop.create_future())
         state.queue.append(job)
@@ -83,6 +84,15 @@ class AssignmentWriter:
             # cancelled) never leaves the others of its batch waiting.
             state.drain = loop.create_task(self._drain(state))
         return await job.future
+
+    def _forget_closed_loops(self) -> None:
+        """Drop the state of event loops that have ended (a test client runs one per
+        request), closing their connections: nobody can await them any more."""
+        for loop, state in list(self._states.items()):
+            if loop.is_closed():
+                del self._states[loop]
+                if state.connection is not None:
+                    state.connection.pgconn.finish()
 
     async def _drain(self, state: _LoopState) -> None:
         """Write batches until nobody is queued."""
@@ -116,7 +126,10 @@ class AssignmentWriter:
             return await run_in_threadpool(self._store_sync, batch)
         if state.connection is None or state.connection.closed:
             state.connection = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, connect_timeout=10
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=10,
+                application_name="verdict-assignment-writer",
             )
         try:
             return await store_batch_postgresql(state.connection, batch, utcnow())

@@ -8,6 +8,9 @@ Decisions:
   rest of its queue, and a client can drop exactly the events it must not resend.
 - ``client_event_id`` is the idempotency key: an id already stored (or repeated in the
   batch) is a duplicate and is not stored again; the first write wins.
+- An event naming an experiment is stored linked to its unit's assignment there, if
+  the unit has one; conversion events mark the assignments they convert, in the same
+  transaction.
 - The batch is committed before the result is returned, so an acknowledgement (2xx)
   means every accepted event is durable; a crash before the commit stores none of them.
 """
@@ -17,17 +20,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from verdict.server.db.base import new_id, utcnow
+from verdict.server.db.base import utcnow
 from verdict.server.errors import InvalidInputError, PayloadTooLargeError
 from verdict.server.events.ingest import (
+    EventColumns,
     KnownKeys,
     insert_events,
+    look_up_assignments,
     record_conversions,
     resolve_keys,
 )
@@ -78,6 +84,12 @@ def _parse_envelope(body: bytes) -> list[Any]:
     return events
 
 
+# A lone surrogate can only come from a ``\uD800``-``\uDFFF`` escape, or from its
+# (invalid) UTF-8 bytes that ``json.loads`` lets through: a body with neither needs no
+# per-event check, which would otherwise encode every event a second time.
+_MAY_HOLD_SURROGATES = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+
+
 def _unencodable(value: Any) -> bool:
     """True when a string holds a lone surrogate (valid JSON escape, invalid UTF-8)."""
     try:
@@ -87,7 +99,9 @@ def _unencodable(value: Any) -> bool:
     return False
 
 
-def _validate(index: int, raw: Any, now: dt.datetime) -> EventIn | list[EventError]:
+def _validate(
+    index: int, raw: Any, now: dt.datetime, *, check_unicode: bool
+) -> EventIn | list[EventError]:
     prefix = f"body.events.{index}"
     try:
         event = EventIn.model_validate(raw)
@@ -100,7 +114,7 @@ def _validate(index: int, raw: Any, now: dt.datetime) -> EventIn | list[EventErr
             )
             for error in exc.errors()
         ]
-    if _unencodable(raw):
+    if check_unicode and _unencodable(raw):
         return [EventError(index=index, field=prefix, reason="a string is not valid Unicode")]
     if event.timestamp is not None and event.timestamp > now + MAX_CLOCK_SKEW:
         return [
@@ -169,6 +183,16 @@ def _references(
     return ids, errors
 
 
+def _named_keys(raw_events: list[Any], name: str) -> set[str]:
+    """The keys events name in field ``name``, read before validation so that keys are
+    resolved before the single pass that validates and stores each event."""
+    return {
+        key
+        for raw in raw_events
+        if isinstance(raw, dict) and isinstance(key := raw.get(name), str) and key
+    }
+
+
 def ingest_events(
     session: Session,
     *,
@@ -179,70 +203,69 @@ def ingest_events(
     """Validate, deduplicate and store one batch; commit; say what became of each event."""
     now = now or utcnow()
     raw_events = _parse_envelope(body)
-    errors: list[EventError] = []
-    rejected: set[int] = set()
-    valid: list[tuple[int, EventIn]] = []
-    for index, raw in enumerate(raw_events):
-        outcome = _validate(index, raw, now)
-        if isinstance(outcome, EventIn):
-            valid.append((index, outcome))
-        else:
-            errors.extend(outcome)
-            rejected.add(index)
-
+    check_unicode = _MAY_HOLD_SURROGATES.search(body) is not None
+    # A key named by an event that turns out invalid is looked up for nothing, which is
+    # harmless; resolving first lets each event be validated, checked and turned into
+    # column values in one pass, its model dropped at once (see ``EventColumns``).
     known = resolve_keys(
         session,
-        experiment_keys=(e.experiment for _, e in valid if e.experiment is not None),
-        flag_keys=(e.flag for _, e in valid if e.flag is not None),
+        experiment_keys=_named_keys(raw_events, "experiment"),
+        flag_keys=_named_keys(raw_events, "flag"),
     )
-    rows: list[dict[str, Any]] = []
-    seen_ids: set[str] = set()
+    errors: list[EventError] = []
+    rejected = 0
     repeated = 0
-    for index, event in valid:
-        ids, problems = _references(index, event, known, environment_id)
-        if problems:
-            errors.extend(problems)
-            rejected.add(index)
-            continue
-        if event.client_event_id is not None:
-            if event.client_event_id in seen_ids:
-                repeated += 1
+    seen_ids: set[str] = set()
+    columns = EventColumns()
+    for index, raw in enumerate(raw_events):
+        event = _validate(index, raw, now, check_unicode=check_unicode)
+        if isinstance(event, EventIn):
+            ids, problems = _references(index, event, known, environment_id)
+            if not problems:
+                if event.client_event_id is not None:
+                    if event.client_event_id in seen_ids:
+                        repeated += 1
+                        continue
+                    seen_ids.add(event.client_event_id)
+                columns.add(event, ids, now)
                 continue
-            seen_ids.add(event.client_event_id)
-        rows.append(
-            {
-                "id": new_id(),
-                "client_event_id": event.client_event_id,
-                "environment_id": environment_id,
-                "event_type": event.type,
-                "unit_id": event.unit_id,
-                "session_id": event.session_id,
-                "device_id": event.device_id,
-                **ids,
-                "assignment_id": None,
-                "value": event.value,
-                "properties": event.properties,
-                "source": event.source,
-                "context": event.context,
-                "client_timestamp": event.timestamp or now,
-                "received_at": now,
-            }
-        )
+        else:
+            problems = event
+        errors.extend(problems)
+        rejected += 1
 
-    stored = insert_events(session, rows)
-    record_conversions(
+    # Assignments are looked up before the insert, so each event is stored already
+    # linked to its unit's assignment in its experiment, and the same lookup tells
+    # which assignments the stored events convert.
+    lookup = look_up_assignments(
         session,
         environment_id=environment_id,
+        events=zip(columns.event_type, columns.unit_id, columns.experiment_id, strict=True),
+    )
+    columns.assignment_id = [
+        lookup.assignment_id(experiment_id, unit_id)
+        for experiment_id, unit_id in zip(columns.experiment_id, columns.unit_id, strict=True)
+    ]
+    stored = insert_events(session, environment_id=environment_id, received_at=now, columns=columns)
+    record_conversions(
+        session,
+        lookup=lookup,
         events=(
-            (row["event_type"], row["unit_id"], row["client_timestamp"])
-            for row in rows
-            if row["id"] in stored and row["unit_id"] is not None
+            (event_type, unit_id, moment)
+            for client_event_id, event_type, unit_id, moment in zip(
+                columns.client_event_id,
+                columns.event_type,
+                columns.unit_id,
+                columns.client_timestamp,
+                strict=True,
+            )
+            if unit_id is not None and stored.holds(client_event_id)
         ),
     )
     session.commit()
     return IngestResult(
-        accepted=len(stored),
-        duplicates=repeated + len(rows) - len(stored),
-        rejected=len(rejected),
+        accepted=stored.count,
+        duplicates=repeated + len(columns) - stored.count,
+        rejected=rejected,
         errors=sorted(errors, key=lambda error: error.index),
     )
