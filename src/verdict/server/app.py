@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import gc
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from verdict import __version__
 from verdict.server.analysis.router import router as metrics_router
+from verdict.server.api.hot import HotPathDispatch
 from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
 from verdict.server.db import create_db_engine, create_session_factory
+from verdict.server.delivery.assignment import warm_catalogues
 from verdict.server.delivery.assignment_router import router as assignment_router
 from verdict.server.delivery.assignment_writer import AssignmentWriter
 from verdict.server.delivery.changes import ChangeDelivery
@@ -37,6 +41,8 @@ from verdict.server.segments.router import router as segments_router
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger(__name__)
+
 
 def _telemetry(settings: Settings) -> dict[str, Any]:
     """FastAPI's own OpenTelemetry support (newer releases) checks for configured
@@ -44,6 +50,17 @@ def _telemetry(settings: Settings) -> dict[str, Any]:
     if settings.opentelemetry or "telemetry" not in inspect.signature(FastAPI).parameters:
         return {}
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Compile every environment's configuration before serving, so the first requests
+    after a start do not all wait for (and compete with) the builds. A database that
+    is not reachable yet is not fatal: the first requests build instead."""
+    try:
+        built = app.state.snapshots.warm()
+        warm_catalogues(app.state.session_factory, built)
+    except Exception as exc:
+        logger.warning("could not compile configuration at start: %s", exc)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -54,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         delivery = ChangeDelivery(_app)
         delivery.start()
+        await run_in_threadpool(_warm_up, _app)
         # Everything loaded so far (modules, the app) lives as long as the process:
         # keep it out of the cyclic collector's full passes, which would otherwise
         # pause requests for the whole heap (see snapshots.py).
@@ -78,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_keys = ApiKeyCache()
     app.state.assignment_writer = writer
     install_problem_handlers(app)
+    # Added first, so it runs inside the metrics middleware, which times it too.
+    app.add_middleware(HotPathDispatch, handlers=app.exception_handlers)
     app.add_middleware(MetricsMiddleware)
     # Routes are matched in order: the SDK hot paths come first, so each of their
     # requests is routed after a few comparisons instead of after the whole API.

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -29,18 +29,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(migrated_url: str) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
-    env["VERDICT_DATABASE_URL"] = migrated_url
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "verdict", "serve", "--port", str(port), "--no-migrate"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+def start_server(migrated_url: str) -> Iterator[Callable[[], str]]:
+    """Starts ``verdict serve`` on the test database when called; answers its base URL.
+
+    A test calls it after its setup: a server compiles every environment when it
+    starts, and on SQLite (one serving process per database is the supported layout)
+    it does not hear of changes this test makes through its own app.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
+        env["VERDICT_DATABASE_URL"] = migrated_url
+        port = _free_port()
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "verdict", "serve", "--port", str(port), "--no-migrate"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -48,14 +58,18 @@ def server(migrated_url: str) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield base
+        return base
+
+    try:
+        yield start
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def test_the_openfeature_ofrep_provider_resolves_flags(
-    client: TestClient, admin: dict[str, str], server: str
+    client: TestClient, admin: dict[str, str], start_server: Callable[[], str]
 ) -> None:
     on_off = [{"key": "on", "value": True}, {"key": "off", "value": False}]
     boolean = make_flag(
@@ -92,7 +106,7 @@ def test_the_openfeature_ofrep_provider_resolves_flags(
         enabled=False,
     )
     key = sdk_key(client, admin)
-    provider = OFREPProvider(server, headers_factory=lambda: dict(key))
+    provider = OFREPProvider(start_server(), headers_factory=lambda: dict(key))
     name = unique("ofrep")
     api.set_provider(provider, domain=name)
     flags = api.get_client(name)
@@ -126,7 +140,7 @@ def test_the_openfeature_ofrep_provider_resolves_flags(
 
 
 def test_bulk_evaluation_answers_304_to_an_unchanged_etag(
-    client: TestClient, admin: dict[str, str], server: str
+    client: TestClient, admin: dict[str, str], start_server: Callable[[], str]
 ) -> None:
     flag = make_flag(
         client,
@@ -137,6 +151,7 @@ def test_bulk_evaluation_answers_304_to_an_unchanged_etag(
         rules=[],
     )
     headers = sdk_key(client, admin, "client")
+    server = start_server()
     body = {"context": {"targetingKey": "user-1", "plan": "pro"}}
     first = httpx.post(f"{server}/ofrep/v1/evaluate/flags", json=body, headers=headers)
     assert first.status_code == 200, first.text

@@ -7,8 +7,13 @@ import time
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from verdict.server.app import create_app
+from verdict.server.config import get_settings
 from verdict.server.delivery.snapshots import SnapshotCache
+from verdict.server.environments.models import Environment
 from verdict.server.errors import NotFoundError
 from verdict.server.flags.models import FeatureFlag
 
@@ -138,3 +143,17 @@ def test_an_aged_copy_keeps_serving_while_it_is_rebuilt_in_the_background(
     # An invalidated copy, unlike an aged one, is never served again.
     cache.invalidate("production")
     assert cache.get("production") is not second
+
+
+def test_a_starting_server_compiles_every_environment_before_its_first_request(
+    migrated_url: str,
+) -> None:
+    app = create_app(get_settings(database_url=migrated_url))
+    with app.state.session_factory() as session:
+        environments = dict(session.execute(select(Environment.id, Environment.key)).all())
+    assert environments
+    with TestClient(app):
+        cache = app.state.snapshots
+        assert {s.environment_key for s in cache.cached()} == set(environments.values())
+        for environment_id in environments:
+            assert cache.peek_by_id(environment_id) is not None  # held: no build needed

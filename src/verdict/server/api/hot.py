@@ -17,12 +17,17 @@ therefore :class:`HotRoute`\\ s, registered with :func:`sdk_route`:
 Errors are the API's usual problem documents: a body that fails validation raises
 ``RequestValidationError`` with ``body.…`` field paths, exactly as a declared body
 model would, and domain errors reach the app's exception handlers unchanged.
+
+:class:`HotPathDispatch` goes one step further: it hands a request for a hot route to
+that route directly, inside the app's own exception handlers, before the general router
+walks the whole API (routing there costs more than answering a flag evaluation).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -30,11 +35,22 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.convertors import Convertor
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from verdict.server.identity.auth import Principal, RequireSdkKey, sdk_principal
 from verdict.server.identity.models import ApiKeyKind
 
-__all__ = ["HotRoute", "json_bytes", "json_response", "parse_body", "sdk_route"]
+__all__ = [
+    "HOT_ROUTES",
+    "HotPathDispatch",
+    "HotRoute",
+    "json_bytes",
+    "json_response",
+    "parse_body",
+    "sdk_route",
+]
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request, Principal], Awaitable[Response]]
@@ -47,6 +63,11 @@ class HotRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
         return endpoint
+
+
+# Every HotRoute registered, with its full path; the app includes their routers as
+# they are (no extra prefix), so HotPathDispatch can serve them by these paths.
+HOT_ROUTES: list[HotRoute] = []
 
 
 def sdk_route(
@@ -92,6 +113,9 @@ def sdk_route(
             openapi_extra=extra or None,
             **documentation,
         )
+        route = router.routes[-1]
+        assert isinstance(route, HotRoute)
+        HOT_ROUTES.append(route)
         return handler
 
     return register
@@ -125,3 +149,66 @@ def json_response(
         headers=headers,
         media_type="application/json",
     )
+
+
+class HotPathDispatch:
+    """ASGI middleware: a request for a hot route (by method and path, path parameters
+    included) goes straight to it, wrapped in the app's exception handlers; everything
+    else continues to the router. ``handlers`` is the app's ``exception_handlers``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        handlers: Mapping[Any, Any],
+        routes: list[HotRoute] | None = None,
+    ) -> None:
+        self.app = app
+        self._handlers = handlers
+        self._routes = HOT_ROUTES if routes is None else routes
+        self._static: dict[tuple[str, str], tuple[HotRoute, ASGIApp]] | None = None
+        self._patterns: list[tuple[str, re.Pattern[str], dict[str, Convertor[Any]], Any]] = []
+
+    def _table(self) -> dict[tuple[str, str], tuple[HotRoute, ASGIApp]]:
+        # Built at the first request: by then every route and handler is registered.
+        static: dict[tuple[str, str], tuple[HotRoute, ASGIApp]] = {}
+        for route in self._routes:
+            served = ExceptionMiddleware(route.app, handlers=dict(self._handlers))
+            for method in route.methods or ():
+                if route.param_convertors:
+                    self._patterns.append(
+                        (method, route.path_regex, route.param_convertors, (route, served))
+                    )
+                else:
+                    static[(method, route.path)] = (route, served)
+        self._static = static
+        return static
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            static = self._static if self._static is not None else self._table()
+            path: str = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            method: str = scope["method"]
+            found = static.get((method, path))
+            params: dict[str, Any] = {}
+            if found is None:
+                for pattern_method, regex, convertors, target in self._patterns:
+                    match = regex.match(path) if pattern_method == method else None
+                    if match is not None:
+                        found = target
+                        params = {
+                            name: convertors[name].convert(value)
+                            for name, value in match.groupdict().items()
+                        }
+                        break
+            if found is not None:
+                route, served = found
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = params
+                await served(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

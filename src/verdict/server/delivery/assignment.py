@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from verdict.engine import EvaluationContext, ExperimentReason, ExperimentResult
 from verdict.server.assignments.models import AssignmentReason
@@ -37,8 +36,9 @@ from verdict.server.delivery.sticky import (
     StoredAssignments,
 )
 from verdict.server.experiments.models import Experiment, ExperimentType, Variant
+from verdict.server.singleflight import SingleFlight
 
-__all__ = ["AssignOutcome", "assign"]
+__all__ = ["AssignOutcome", "assign", "warm_catalogues"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,8 @@ class _Experiment:
 
 _catalogues: dict[str, tuple[EnvironmentSnapshot, dict[str, _Experiment]]] = {}
 _catalogues_lock = threading.Lock()
+# Requests that find no catalogue for a new snapshot together wait for one read.
+_catalogue_loads = SingleFlight()
 
 
 def _held_catalogue(environment: EnvironmentSnapshot) -> dict[str, _Experiment] | None:
@@ -71,6 +73,15 @@ def _load_catalogue(
 ) -> dict[str, _Experiment]:
     with factory() as session:
         return _catalogue(session, environment)
+
+
+def warm_catalogues(
+    factory: Callable[[], Session], environments: list[EnvironmentSnapshot]
+) -> None:
+    """Read the catalogues of freshly built snapshots ahead of the first assignment."""
+    with factory() as session:
+        for environment in environments:
+            _catalogue(session, environment)
 
 
 def _catalogue(session: Session, environment: EnvironmentSnapshot) -> dict[str, _Experiment]:
@@ -186,7 +197,9 @@ async def assign(
     keys = list(dict.fromkeys(request.experiments or ())) if asked else list(snapshot.experiments)
     catalogue = _held_catalogue(environment)
     if catalogue is None:
-        catalogue = await run_in_threadpool(_load_catalogue, session_factory, environment)
+        catalogue = await _catalogue_loads.run(
+            id(environment), _load_catalogue, session_factory, environment
+        )
     context = EvaluationContext(request.unit_id, request.attributes)
     decisions = {key: snapshot.decide(key, context) for key in keys}
     ids = {catalogue[key].id: key for key in keys if key in catalogue}

@@ -125,11 +125,15 @@ class AssignmentWriter:
         if not self._postgresql:
             return await run_in_threadpool(self._store_sync, batch)
         if state.connection is None or state.connection.closed:
+            # Not prepared: a prepared statement would soon run a generic plan chosen
+            # while the table was small (a sequential scan), and keep it as the table
+            # grows; planned per batch, the lookups always go through the unique index.
             state.connection = await psycopg.AsyncConnection.connect(
                 self._conninfo,
                 autocommit=True,
                 connect_timeout=10,
                 application_name="verdict-assignment-writer",
+                prepare_threshold=None,
             )
         try:
             return await store_batch_postgresql(state.connection, batch, utcnow())

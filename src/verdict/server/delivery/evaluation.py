@@ -12,13 +12,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from verdict.engine import EvaluationContext, FlagResult, Reason, Snapshot
 from verdict.server.delivery.snapshots import EnvironmentSnapshot, SnapshotCache
 from verdict.server.identity.auth import Principal
+from verdict.server.singleflight import SingleFlight
 
 __all__ = ["evaluate_flags", "flag_results", "sdk_snapshot"]
+
+# Requests that find no snapshot together wait for one build, not one thread each.
+_builds = SingleFlight()
 
 
 async def sdk_snapshot(request: Request, principal: Principal) -> EnvironmentSnapshot:
@@ -28,7 +31,9 @@ async def sdk_snapshot(request: Request, principal: Principal) -> EnvironmentSna
     held = cache.peek_by_id(principal.environment_id)
     if held is not None:
         return held
-    return await run_in_threadpool(cache.get_by_id, principal.environment_id)
+    return await _builds.run(
+        (id(cache), principal.environment_id), cache.get_by_id, principal.environment_id
+    )
 
 
 def flag_results(

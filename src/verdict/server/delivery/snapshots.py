@@ -153,6 +153,17 @@ class SnapshotCache:
         slot = self._slots.get(key)
         return None if slot is None else self._served(key, slot)
 
+    def warm(self) -> list[EnvironmentSnapshot]:
+        """Build every environment's snapshot now (a server does before its first
+        request, so that request does not wait for a build)."""
+        with self._session_factory() as session:
+            environments = list(session.execute(select(Environment.id, Environment.key)))
+        built = []
+        for environment_id, key in environments:
+            self._keys[environment_id] = key
+            built.append(self.get(key))
+        return built
+
     def get_by_id(self, environment_id: uuid.UUID) -> EnvironmentSnapshot:
         """The snapshot of the environment an SDK key belongs to (its id is all the key
         knows); the id-to-key lookup is remembered until everything is invalidated."""

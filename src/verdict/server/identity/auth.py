@@ -46,6 +46,7 @@ from verdict.server.identity.models import (
     user_roles,
 )
 from verdict.server.identity.permissions import all_permissions, permission_name
+from verdict.server.singleflight import SingleFlight
 
 __all__ = [
     "SESSION_COOKIE",
@@ -212,6 +213,9 @@ def _authenticate_other(request: Request) -> Principal:
         return authenticate(request, session)
 
 
+_key_lookups = SingleFlight()
+
+
 def key_cache(app: FastAPI) -> ApiKeyCache:
     """The app's in-process API key cache (made on first use)."""
     cache: ApiKeyCache | None = getattr(app.state, "api_keys", None)
@@ -235,8 +239,12 @@ async def sdk_principal(request: Request, kinds: frozenset[ApiKeyKind]) -> Princ
         remembered = cache.get(digest, utcnow())
         if remembered is None:
             generation = cache.generation
-            principal, expires_at = await run_in_threadpool(
-                _authenticate_key, request.app.state.session_factory, credential
+            # Requests that present the same unknown key together share one lookup.
+            principal, expires_at = await _key_lookups.run(
+                (id(cache), digest),
+                _authenticate_key,
+                request.app.state.session_factory,
+                credential,
             )
             cache.put(digest, principal, expires_at=expires_at, generation=generation)
         else:
