@@ -93,7 +93,10 @@ def serve(
         bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database first.")
     ] = True,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Worker processes (each with its own snapshot).")
+        int,
+        typer.Option(
+            min=1, max=64, help="Worker processes (each with its own snapshot; PostgreSQL only)."
+        ),
     ] = 1,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
@@ -109,6 +112,15 @@ def serve(
     settings = _settings(
         host=host, port=port, database_url=database_url, migrate_on_start=migrate_on_start
     )
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        # Each worker caches configuration and API keys; only PostgreSQL notifications
+        # tell one worker about a change made through another (a revoked key included).
+        raise fail(
+            "--workers: several worker processes need PostgreSQL (on SQLite a change made "
+            "through one worker would not reach the others for up to a minute); use "
+            "--database-url postgresql+psycopg://… or one worker",
+            2,
+        )
     if settings.migrate_on_start:
         with _database(settings.database_url) as engine:
             migrate.upgrade(engine)

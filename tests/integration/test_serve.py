@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import DatabaseFactory
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -21,13 +23,34 @@ def _free_port() -> int:
 
 def test_serve_migrates_the_default_sqlite_database_and_answers(tmp_path: Path) -> None:
     _serve_and_check(tmp_path, [])
+    assert (tmp_path / "verdict.db").exists()
 
 
-def test_serve_runs_several_worker_processes(tmp_path: Path) -> None:
-    _serve_and_check(tmp_path, ["--workers", "2", "--no-access-log"])
+def test_serve_runs_several_worker_processes_on_postgresql(
+    tmp_path: Path, database_factory: DatabaseFactory
+) -> None:
+    url = database_factory.new_url("postgresql")
+    _serve_and_check(
+        tmp_path, ["--workers", "2", "--no-access-log", "--database-url", url], "postgresql"
+    )
 
 
-def _serve_and_check(tmp_path: Path, options: list[str]) -> None:
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "verdict", "serve", "--workers", "2"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
+    assert "PostgreSQL" in result.stderr
+    assert not (tmp_path / "verdict.db").exists()  # refused before touching anything
+
+
+def _serve_and_check(tmp_path: Path, options: list[str], dialect: str = "sqlite") -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
     process = subprocess.Popen(
@@ -48,8 +71,7 @@ def _serve_and_check(tmp_path: Path, options: list[str]) -> None:
                 time.sleep(0.2)
         assert response is not None, "server did not start"
         assert response.status_code == 200
-        assert response.json()["database"]["dialect"] == "sqlite"
-        assert (tmp_path / "verdict.db").exists()
+        assert response.json()["database"]["dialect"] == dialect
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
