@@ -13,7 +13,7 @@ from fastapi import Header, Response
 
 from verdict.server.errors import StaleVersionError, VersionRequiredError
 
-__all__ = ["IfMatch", "check_version", "etag", "set_etag"]
+__all__ = ["IfMatch", "check_version", "etag", "etag_matches", "set_etag"]
 
 IfMatch = Annotated[
     str | None,
@@ -32,8 +32,13 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-def _parse(header: str) -> list[str]:
-    return [part.strip().removeprefix("W/") for part in header.split(",") if part.strip()]
+def etag_matches(header: str | None, tag: str) -> bool:
+    """Whether an ``If-Match`` / ``If-None-Match`` header names ``tag`` (RFC 9110
+    §13.1: a comma-separated list, ``W/`` weak tags compared by value, or ``*``)."""
+    if header is None:
+        return False
+    parts = (part.strip() for part in header.split(","))
+    return any(part == "*" or part.removeprefix("W/") == tag for part in parts)
 
 
 def check_version(if_match: str | None, current: int) -> None:
@@ -43,8 +48,7 @@ def check_version(if_match: str | None, current: int) -> None:
             "send If-Match with the ETag you read; edits without a version are refused",
             field="header.If-Match",
         )
-    tags = _parse(if_match)
-    if "*" in tags or etag(current) in tags:
+    if etag_matches(if_match, etag(current)):
         return
     raise StaleVersionError(
         f"If-Match {if_match} is stale: the resource is now at version {etag(current)}; "

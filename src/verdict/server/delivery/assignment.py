@@ -79,9 +79,8 @@ def warm_catalogues(
     factory: Callable[[], Session], environments: list[EnvironmentSnapshot]
 ) -> None:
     """Read the catalogues of freshly built snapshots ahead of the first assignment."""
-    with factory() as session:
-        for environment in environments:
-            _catalogue(session, environment)
+    for environment in environments:
+        _load_catalogue(factory, environment)
 
 
 def _catalogue(session: Session, environment: EnvironmentSnapshot) -> dict[str, _Experiment]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from verdict.server.api.versioning import etag_matches
 from verdict.server.delivery.evaluation import sdk_snapshot
 from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.delivery.stream import EventStream, StreamHub
@@ -44,14 +45,6 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 §13.1.2: weak comparison against a list of tags, or ``*``."""
-    if if_none_match.strip() == "*":
-        return True
-    tags = (tag.strip() for tag in if_none_match.split(","))
-    return any(tag.removeprefix("W/") == etag for tag in tags)
-
-
 @router.get(
     "/config",
     summary="The configuration document of the key's environment (ETag, 304)",
@@ -65,7 +58,7 @@ async def get_config(
 ) -> Response:
     snapshot = await sdk_snapshot(request, principal)
     headers = {"ETag": snapshot.etag, "Cache-Control": "no-cache"}
-    if if_none_match is not None and _matches(if_none_match, snapshot.etag):
+    if etag_matches(if_none_match, snapshot.etag):
         return Response(status_code=304, headers=headers)
     return Response(content=snapshot.body, media_type="application/json", headers=headers)
 

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verdict.engine import ErrorCode, EvaluationContext, FlagResult, Reason
+from verdict.server.api.versioning import etag_matches
 from verdict.server.delivery.snapshots import EnvironmentSnapshot
 
-__all__ = ["OfrepAnswer", "etag_matches", "evaluate_bulk", "evaluate_flag"]
+__all__ = ["OfrepAnswer", "evaluate_bulk", "evaluate_flag"]
 
 _TARGETING_KEY = "targetingKey"
 
@@ -116,16 +117,6 @@ def evaluate_flag(*, environment: EnvironmentSnapshot, flag_key: str, raw: bytes
         return OfrepAnswer(200, _success(result))
     status = 404 if result.error_code is ErrorCode.FLAG_NOT_FOUND else 400
     return OfrepAnswer(status, _failure(result))
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if if_none_match is None:
-        return False
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == etag:
-            return True
-    return False
 
 
 def evaluate_bulk(

@@ -14,10 +14,11 @@ import hashlib
 from fastapi import APIRouter, Request, Response
 
 from verdict.server.api.hot import json_bytes, json_response, sdk_route
+from verdict.server.api.versioning import etag_matches
 from verdict.server.delivery.evaluation import sdk_snapshot
 from verdict.server.delivery.evaluation_router import SDK_KEYS
 from verdict.server.delivery.observability import record_decisions
-from verdict.server.delivery.ofrep import OfrepAnswer, etag_matches, evaluate_bulk, evaluate_flag
+from verdict.server.delivery.ofrep import OfrepAnswer, evaluate_bulk, evaluate_flag
 from verdict.server.delivery.schemas import (
     OfrepBulkFailure,
     OfrepBulkResponse,

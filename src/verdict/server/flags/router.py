@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -203,54 +204,42 @@ def put_state(
     return state
 
 
-@router.post(
+def _switch(enabled: bool) -> Callable[..., FlagStateOut]:
+    """The endpoint that turns a flag on (or off) in an environment."""
+
+    def switch(
+        principal: Editor,
+        key: FlagKey,
+        environment: EnvironmentKey,
+        db: Db,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> FlagStateOut:
+        state = states.set_enabled(
+            db,
+            actor=principal,
+            flag_key=key,
+            environment_key=environment,
+            enabled=enabled,
+            if_match=if_match,
+        )
+        set_etag(response, state.version)
+        return state
+
+    switch.__name__ = "enable_flag" if enabled else "disable_flag"
+    return switch
+
+
+router.post(
     "/{key}/environments/{environment}/enable",
     response_model=FlagStateOut,
     summary="Turn a flag on in an environment",
-)
-def enable_flag(
-    principal: Editor,
-    key: FlagKey,
-    environment: EnvironmentKey,
-    db: Db,
-    response: Response,
-    if_match: IfMatch = None,
-) -> FlagStateOut:
-    state = states.set_enabled(
-        db,
-        actor=principal,
-        flag_key=key,
-        environment_key=environment,
-        enabled=True,
-        if_match=if_match,
-    )
-    set_etag(response, state.version)
-    return state
-
-
-@router.post(
+)(_switch(True))
+router.post(
     "/{key}/environments/{environment}/disable",
     response_model=FlagStateOut,
     summary="Turn a flag off in an environment (the kill switch)",
-)
-def disable_flag(
-    principal: Editor,
-    key: FlagKey,
-    environment: EnvironmentKey,
-    db: Db,
-    response: Response,
-    if_match: IfMatch = None,
-) -> FlagStateOut:
-    state = states.set_enabled(
-        db,
-        actor=principal,
-        flag_key=key,
-        environment_key=environment,
-        enabled=False,
-        if_match=if_match,
-    )
-    set_etag(response, state.version)
-    return state
+)(_switch(False))
 
 
 # -- overrides -----------------------------------------------------------------------
