@@ -29,3 +29,13 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 def test_tool_passes(command: tuple[str, ...]) -> None:
     result = _run(str(BIN / command[0]), *command[1:])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """The README starts with two commands; .ci/run runs the second one, verbatim."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2, commands
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert commands[1] in ci

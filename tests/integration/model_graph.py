@@ -53,6 +53,7 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         prefix="vk_srv_3f9a1c",
         hashed_secret="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$c2VjcmV0",
         created_by_id=user.id,
+        personal=True,
         created_at=at(0),
         last_used_at=at(2),
         expires_at=at(24 * 365),
@@ -111,6 +112,17 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         owner_id=user.id,
         archived=False,
     )
+    warehouse = m.DataSource(
+        key="model-graph-warehouse",
+        name="Analytics warehouse",
+        description="Segment-style tracks table",
+        url="duckdb:////data/analytics.duckdb",
+        exposures={"table": "exposures", "columns": {"unit": "user_id"}},
+        events={"query": "SELECT * FROM tracks", "columns": {"unit": "user_id"}},
+        archived=False,
+    )
+    session.add(warehouse)
+    session.flush()
     experiment = m.Experiment(
         key="reply-tone",
         name="Friendlier reply tone",
@@ -137,6 +149,10 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         started_at=at(0.5),
         completed_at=at(24 * 15),
         statistical_significance=0.97,
+        data_source_id=warehouse.id,
+        analysis_method=m.AnalysisMethod.SEQUENTIAL,
+        cuped_days=7.0,
+        breakdowns=["country"],
         created_by_id=user.id,
         updated_by_id=user.id,
     )
@@ -283,7 +299,51 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         client_timestamp=at(5),
         received_at=at(5.01),
     )
+    run = m.AnalysisRun(
+        experiment_id=experiment.id,
+        phase_id=phase.id,
+        status=m.AnalysisRunStatus.SUCCEEDED,
+        full=True,
+        trigger="api",
+        requested_by_id=user.id,
+        created_at=at(29.9),
+        started_at=at(29.95),
+        finished_at=at(30),
+        progress=1.0,
+        stage="stored",
+        error="previous attempt timed out",
+        error_field="data_source.url",
+        data_window_start=at(0.5),
+        data_window_end=at(30),
+        scanned_from=at(0.5),
+        scanned_to=at(30),
+        method=m.AnalysisMethod.BAYESIAN,
+        summary={"exposures": {"warm": 990}},
+        srm={"p_value": 0.4, "mismatch": False},
+        decision={"verdict": "keep_running"},
+        timeseries={"revenue-per-order": []},
+    )
+    session.add(run)
+    session.flush()
+    state = m.AnalysisState(
+        experiment_id=experiment.id,
+        incremental={"table": "verdict_unit_aggregates_x", "through": "2026-01-02T00:00:00Z"},
+        inputs_marker="events:10;assignments:5",
+        last_run_id=run.id,
+        failures=1,
+        next_attempt_at=at(31),
+        last_error="database unreachable",
+        locked_by="worker-1",
+        locked_until=at(30.1),
+    )
     result = m.ExperimentResult(
+        run_id=run.id,
+        dimension="country",
+        dimension_value="FR",
+        absolute_ci_lower=-0.01,
+        absolute_ci_upper=0.03,
+        variance_reduction=0.25,
+        note="CUPED-adjusted",
         experiment_id=experiment.id,
         variant_id=warm.id,
         metric_id=revenue_per_order.id,
@@ -322,7 +382,7 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         after={"enabled": True},
         request_id="req-123",
     )
-    session.add_all([event, result, audit])
+    session.add_all([event, state, result, audit])
     session.flush()
     return {
         m.Environment: environment,
@@ -346,4 +406,7 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         m.Event: event,
         m.ExperimentResult: result,
         m.AuditLogEntry: audit,
+        m.DataSource: warehouse,
+        m.AnalysisRun: run,
+        m.AnalysisState: state,
     }

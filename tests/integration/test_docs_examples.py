@@ -3,8 +3,9 @@
 For each guide, every fenced block whose info string is ``sh run`` is concatenated and
 executed by one ``bash -euo pipefail`` against a fresh ``verdict serve`` (SQLite):
 ``VERDICT_URL`` points at it, ``ADMIN_PASSWORD`` is the password of the administrator
-``admin``, and ``TOKEN`` is a login token of that administrator (the reference guides
-start from it; docs/api.md shows how to get one).
+``admin``, ``TOKEN`` is a login token of that administrator (the reference guides
+start from it; docs/api.md shows how to get one), and ``PYTHON`` is this install's
+Python. The script runs in a scratch directory.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=15)
 
 
-GUIDES = ["api.md", "api-flags.md", "api-experiments.md", "events.md"]
+GUIDES = ["api.md", "api-flags.md", "api-experiments.md", "events.md", "analysis.md"]
 
 
 @pytest.mark.parametrize("guide", GUIDES)
@@ -90,7 +91,7 @@ def test_each_guide_has_a_worked_example(guide: str) -> None:
 
 
 @pytest.mark.parametrize("guide", GUIDES)
-def test_the_guide_commands_run_in_order(live_server: str, guide: str) -> None:
+def test_the_guide_commands_run_in_order(live_server: str, guide: str, tmp_path: Path) -> None:
     script = "\n".join(runnable_blocks(ROOT / "docs" / guide))
     login = httpx.post(
         f"{live_server}/api/v1/auth/login",
@@ -104,7 +105,10 @@ def test_the_guide_commands_run_in_order(live_server: str, guide: str) -> None:
             "VERDICT_URL": live_server,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "TOKEN": token,
+            # The Python of this install (the analysis guide writes a DuckDB file with it).
+            "PYTHON": sys.executable,
         },
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,

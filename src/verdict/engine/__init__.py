@@ -1,7 +1,7 @@
 """Evaluation engine: bucketing, targeting conditions, flag and experiment decisions.
 
 Pure code over plain data: no I/O, no server, database or web imports (standard
-library and mmh3 only), shared by the server and the SDK so every decision is the
+library, mmh3 and RE2 only), shared by the server and the SDK so every decision is the
 same everywhere. Compile a configuration once with :func:`compile_config`, then ask
 the resulting :class:`Snapshot` for flag values and experiment decisions.
 """
@@ -25,6 +25,14 @@ from verdict.engine.hashing import (
     variant_index,
     weight_boundaries,
 )
+from verdict.engine.limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_CONDITION_NODES,
+    MAX_EXPANDED_NODES,
+    MAX_RULES_PER_FLAG,
+    MAX_SEGMENT_REFERENCES,
+)
+from verdict.engine.regex_guard import MAX_INPUT_LENGTH, MAX_PATTERN_LENGTH, MAX_REGEX_MEMORY
 from verdict.engine.semver import padded_version_string
 from verdict.engine.snapshot import Snapshot, compile_config
 from verdict.engine.types import (
@@ -41,6 +49,14 @@ from verdict.engine.types import (
 
 __all__ = [
     "BUCKETS",
+    "MAX_CONDITION_DEPTH",
+    "MAX_CONDITION_NODES",
+    "MAX_EXPANDED_NODES",
+    "MAX_INPUT_LENGTH",
+    "MAX_PATTERN_LENGTH",
+    "MAX_REGEX_MEMORY",
+    "MAX_RULES_PER_FLAG",
+    "MAX_SEGMENT_REFERENCES",
     "Attributes",
     "CompiledCondition",
     "CompiledExperiment",

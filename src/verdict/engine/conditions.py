@@ -11,7 +11,8 @@ attribute document; hot shapes (string equality, ``$in`` over strings, boolean
 equality on a top-level attribute) become one-line closures with GrowthBook's
 fallbacks kept only where the attribute's type demands them. Invalid conditions raise
 :class:`ConditionError` with the JSON path of the bad part. Segments reference each
-other freely; a cycle is rejected with the cycle spelled out.
+other freely; a cycle is rejected with the cycle spelled out. Size, depth and segment
+limits (:mod:`verdict.engine.limits`) are checked before anything is compiled.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from verdict.engine.errors import ConditionError, child_path, index_path
 from verdict.engine.jsonvalues import MembershipSet
+from verdict.engine.limits import ConditionShape, expanded_problem, measure_condition
 from verdict.engine.operators import (
     ValuePredicate,
     all_of,
@@ -110,6 +112,7 @@ class SegmentTable:
         self._path = path
         self._compiled: dict[tuple[str, bool], ValuePredicate] = {}
         self._compiling: list[str] = []
+        self._expanded: dict[str, int] = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self._segments
@@ -128,14 +131,23 @@ class SegmentTable:
             cycle = [*self._compiling[self._compiling.index(key) :], key]
             raise ConditionError(path, "segment cycle: " + " -> ".join(cycle))
         self._compiling.append(key)
+        segment_path = child_path(self._path, key)
         try:
-            compiled = _Compiler(self).document(
-                self._segments[key], child_path(self._path, key), on_mapping
-            )
+            shape = measure_condition(self._segments[key], segment_path)
+            compiled = _Compiler(self).document(self._segments[key], segment_path, on_mapping)
+            self._expanded[key] = self.expanded_nodes(shape, segment_path)
         finally:
             self._compiling.pop()
         self._compiled[(key, on_mapping)] = compiled
         return compiled
+
+    def expanded_nodes(self, shape: ConditionShape, path: str) -> int:
+        """The nodes of a compiled condition with every segment it includes expanded."""
+        nodes = shape.nodes + sum(self._expanded.get(key, 0) for key in shape.segments)
+        problem = expanded_problem(nodes)
+        if problem is not None:
+            raise ConditionError(path, problem)
+        return nodes
 
 
 class _Compiler:
@@ -257,7 +269,9 @@ def compile_condition(
     Raises :class:`ConditionError` for an invalid condition.
     """
     table = segments if isinstance(segments, SegmentTable) else SegmentTable(segments)
+    shape = measure_condition(condition, path)
     compiled = _Compiler(table).document(condition, path, on_mapping=True)
+    table.expanded_nodes(shape, path)
     return compiled
 
 

@@ -44,6 +44,7 @@ from verdict.engine.hashing import (
     weight_boundaries,
 )
 from verdict.engine.jsonvalues import deep_equal
+from verdict.engine.limits import MAX_RULES_PER_FLAG
 from verdict.engine.operators import ValuePredicate
 from verdict.engine.rules import (
     Decider,
@@ -181,6 +182,12 @@ class _FlagCompiler:
         )
         rules_path = child_path(self.path, "rules")
         rules = read_list(field(self.spec, "rules", self.path, []), rules_path)
+        if len(rules) > MAX_RULES_PER_FLAG:
+            raise ConfigError.at(
+                rules_path,
+                f"has {len(rules)} rules; at most {MAX_RULES_PER_FLAG} are allowed "
+                "per flag and environment",
+            )
         overrides = read_mapping(
             field(self.spec, "overrides", self.path, {}), child_path(self.path, "overrides")
         )

@@ -11,7 +11,6 @@ with the JSON path of the bad part.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from verdict.engine.jsonvalues import (
     json_type,
     utf16_compare,
 )
-from verdict.engine.regex_guard import MAX_INPUT_LENGTH, compile_guarded_regex
+from verdict.engine.regex_guard import compile_guarded_regex
 from verdict.engine.semver import padded_version_string
 
 __all__ = [
@@ -245,16 +244,13 @@ def _membership(name: str, operand: Any, path: str) -> ValuePredicate:
 def _regex(name: str, operand: Any, path: str) -> ValuePredicate:
     if not isinstance(operand, str):
         raise ConditionError(path, f"{name} needs a pattern string")
-    flags = re.IGNORECASE if name.endswith("i") else 0
     try:
-        search = compile_guarded_regex(operand, flags).search
+        search = compile_guarded_regex(operand, ignore_case=name.endswith("i"))
     except ValueError as exc:
         raise ConditionError(path, str(exc)) from exc
 
     def found(value: Any) -> bool:
-        return (
-            isinstance(value, str) and len(value) <= MAX_INPUT_LENGTH and search(value) is not None
-        )
+        return isinstance(value, str) and search(value)
 
     return found if name.startswith("$regex") else _negate(found)
 

@@ -10,13 +10,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from verdict import __version__
+from verdict.server.analysis.results_router import router as analysis_router
 from verdict.server.analysis.router import router as metrics_router
+from verdict.server.api.headers import SdkCors, SecurityHeaders
 from verdict.server.api.hot import HotPathDispatch
+from verdict.server.api.limits import BodyTooLargeError, PathSet, RequestLimits, body_too_large
+from verdict.server.api.openapi import complete_spec
 from verdict.server.audit.router import router as audit_router
 from verdict.server.config import Settings
+from verdict.server.datasources.router import router as data_sources_router
 from verdict.server.db import create_db_engine, create_session_factory
 from verdict.server.delivery.assignment import warm_catalogues
 from verdict.server.delivery.assignment_router import router as assignment_router
@@ -43,6 +50,16 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
+# The routes SDKs call with an environment's API key: first in routing order, their own
+# body limit, CORS when configured, no 409 in the spec.
+_SDK_ROUTERS = (
+    evaluation_router,
+    ofrep_router,
+    assignment_router,
+    events_router,
+    sdk_config_router,
+)
+
 
 def _telemetry(settings: Settings) -> dict[str, Any]:
     """FastAPI's own OpenTelemetry support (newer releases) checks for configured
@@ -61,6 +78,30 @@ def _warm_up(app: FastAPI) -> None:
         warm_catalogues(app.state.session_factory, built)
     except Exception as exc:
         logger.warning("could not compile configuration at start: %s", exc)
+
+
+def _secure_every_response(app: FastAPI) -> None:
+    """Security headers on every response, the server-error middleware's 500 included:
+    they wrap the whole stack Starlette builds, not just the user middleware."""
+    build = app.build_middleware_stack
+
+    def build_secured() -> ASGIApp:
+        return SecurityHeaders(build())
+
+    app.build_middleware_stack = build_secured  # type: ignore[method-assign]
+
+
+def _complete_spec(app: FastAPI, *, sdk_paths: frozenset[str]) -> None:
+    """The generated spec, with the statuses and headers shared plumbing adds
+    (:mod:`verdict.server.api.openapi`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_spec(generate(), sdk_paths=sdk_paths)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -99,18 +140,37 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_keys = ApiKeyCache()
     app.state.assignment_writer = writer
     install_problem_handlers(app)
-    # Added first, so it runs inside the metrics middleware, which times it too.
+    app.add_exception_handler(BodyTooLargeError, body_too_large)
+    sdk_paths = PathSet(route for router in _SDK_ROUTERS for route in router.routes)
+    # Middleware added first runs innermost. The hot paths are served inside the
+    # request limits, which run inside the metrics middleware, which times them all.
     app.add_middleware(HotPathDispatch, handlers=app.exception_handlers)
+    app.add_middleware(
+        RequestLimits,
+        limit=settings.max_body_bytes,
+        sdk_limit=settings.sdk_max_body_bytes,
+        sdk_paths=sdk_paths,
+        # Events read their body themselves, under their own limit (gzip included).
+        exempt=frozenset(
+            route.path for route in events_router.routes if isinstance(route, APIRoute)
+        ),
+    )
     app.add_middleware(MetricsMiddleware)
+    if settings.cors_allow_origins:
+        app.add_middleware(SdkCors, origins=settings.cors_allow_origins, sdk_paths=sdk_paths)
+    _secure_every_response(app)
+    _complete_spec(
+        app,
+        sdk_paths=frozenset(
+            route.path
+            for router in _SDK_ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ),
+    )
     # Routes are matched in order: the SDK hot paths come first, so each of their
     # requests is routed after a few comparisons instead of after the whole API.
-    for router in (
-        evaluation_router,
-        ofrep_router,
-        assignment_router,
-        events_router,
-        sdk_config_router,
-    ):
+    for router in _SDK_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.include_router(health_router)
     for router in (
@@ -119,6 +179,8 @@ def create_app(settings: Settings) -> FastAPI:
         power_router,
         metrics_router,
         experiments_router,
+        analysis_router,
+        data_sources_router,
         environments_router,
         segments_router,
         flags_router,

@@ -42,6 +42,25 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark the session cookie Secure (serve over HTTPS)."
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body, in bytes, of a management route (everything "
+        "but the SDK routes); a larger one is refused with 413 while it is read.",
+    )
+    sdk_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body, in bytes, of the evaluation, OFREP and "
+        "assignment routes. POST /api/v1/events keeps its own limit (1 MiB, sent and "
+        "decompressed).",
+    )
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (e.g. https://shop.example.com) whose pages may call the SDK "
+        "routes from a browser with a client key; empty (the default) turns CORS off. "
+        "Management routes never answer cross-origin requests.",
+    )
     retention_days: int = Field(
         default=180,
         ge=0,
@@ -52,6 +71,12 @@ class Settings(BaseSettings):
     )
     worker_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between two retention runs of `verdict worker`."
+    )
+    analysis_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between two passes of `verdict worker` over the running "
+        "experiments, each refreshing the analyses whose inputs changed.",
     )
 
 

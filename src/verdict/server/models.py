@@ -2,6 +2,9 @@
 
 from verdict.server.analysis.models import (
     AnalysisMethod,
+    AnalysisRun,
+    AnalysisRunStatus,
+    AnalysisState,
     ExperimentResult,
     Metric,
     MetricAggregation,
@@ -10,6 +13,7 @@ from verdict.server.analysis.models import (
 )
 from verdict.server.assignments.models import Assignment, AssignmentReason
 from verdict.server.audit.models import AuditLogEntry
+from verdict.server.datasources.models import DataSource
 from verdict.server.db.base import Base
 from verdict.server.environments.models import DEFAULT_ENVIRONMENTS, Environment
 from verdict.server.events.models import Event
@@ -49,12 +53,16 @@ __all__ = [
     "AccessToken",
     "AccessTokenKind",
     "AnalysisMethod",
+    "AnalysisRun",
+    "AnalysisRunStatus",
+    "AnalysisState",
     "ApiKey",
     "ApiKeyKind",
     "Assignment",
     "AssignmentReason",
     "AuditLogEntry",
     "Base",
+    "DataSource",
     "Environment",
     "Event",
     "Experiment",

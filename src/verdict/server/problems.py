@@ -6,6 +6,7 @@ can show it next to the field. Domain code raises; only this module knows HTTP.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ from verdict.server.errors import (
     StaleVersionError,
     VersionRequiredError,
 )
+from verdict.server.identity.throttle import LoginThrottledError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -35,9 +37,12 @@ __all__ = [
     "FieldError",
     "Problem",
     "install_problem_handlers",
+    "problem_doc",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):
@@ -87,9 +92,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why FastAPI could not parse a JSON body, when it is the client's doing: FastAPI
+    answers both with a bare 400 naming no field."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"is not valid UTF-8 (byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "is nested too deeply to parse"
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    reason = _unreadable_body(exc) if exc.status_code == 400 else None
+    if reason is not None:
+        return problem_response(
+            Problem(
+                title="Invalid request",
+                status=422,
+                detail=f"body: {reason}",
+                instance=request.url.path,
+                errors=[FieldError(field="body", reason=reason)],
+            )
+        )
+    title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
+        exc.status_code, "Error"
+    )
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(
         Problem(title=title, status=exc.status_code, detail=detail, instance=request.url.path),
@@ -107,6 +136,7 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (VersionRequiredError, 428),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (LoginThrottledError, 429),
 )
 
 
@@ -124,6 +154,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if not errors and exc.field:
         errors = [FieldError(field=exc.field, reason=exc.detail)]
     headers = {"WWW-Authenticate": 'Bearer realm="verdict"'} if status == 401 else None
+    if isinstance(exc, LoginThrottledError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         Problem(
             title=exc.title,
@@ -139,12 +171,19 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 def _database_problem(
     request: Request, exc: Exception, *, title: str, status: int, detail: str
 ) -> JSONResponse:
-    """A problem raised by the database, with the first line of its own message."""
+    """A problem raised by the database. A refused value (422) carries the first line
+    of the database's own message; an unavailable database (503) carries nothing of
+    it, since connection errors name the database's host and port: that goes to the
+    log, for the operator, not to whoever sent the request."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if status == 503:
+        logger.warning(
+            "database unavailable for %s %s: %s", request.method, request.url.path, reason
+        )
+    else:
+        detail = f"{detail}: {reason}"
     return problem_response(
-        Problem(
-            title=title, status=status, detail=f"{detail}: {reason}", instance=request.url.path
-        ),
+        Problem(title=title, status=status, detail=detail, instance=request.url.path),
         headers={"Retry-After": "1"} if status == 503 else None,
     )
 
@@ -175,15 +214,15 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
-def _problem_doc(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
 
 # Documented on every API route: what a client must be ready for.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _problem_doc("No or invalid credentials"),
-    403: _problem_doc("The caller's role lacks the permission this route needs"),
-    422: _problem_doc("Invalid input; `errors` names each field and the reason"),
+    401: problem_doc("No or invalid credentials"),
+    403: problem_doc("The caller's role lacks the permission this route needs"),
+    422: problem_doc("Invalid input; `errors` names each field and the reason"),
 }
 
 

@@ -1,21 +1,27 @@
-"""The background worker: maintenance that must not run inside a request.
+"""The background worker: maintenance and analysis that must not run inside a request.
 
-It runs retention every ``worker_interval`` seconds until told to stop (SIGTERM or
-SIGINT set the stop event); a stop during a run ends it between two delete chunks, so
-every chunk is either committed or not started. A failed run (the database briefly
-unreachable) is reported and retried at the next interval instead of ending the worker.
+Two tasks, each on its own cadence, until told to stop (SIGTERM or SIGINT set the stop
+event): retention every ``worker_interval`` seconds (a stop during a run ends it
+between two delete chunks, so every chunk is either committed or not started), and an
+analysis pass every ``analysis_interval`` seconds that refreshes the running
+experiments whose inputs changed (:mod:`verdict.server.analysis.refresh`). A failed run
+(the database briefly unreachable) is reported and retried at the next interval
+instead of ending the worker.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from verdict.server.analysis.refresh import drop_orphaned_tables, refresh_running
 from verdict.server.config import Settings
 from verdict.server.retention.service import RetentionReport, run_retention
 
@@ -48,32 +54,74 @@ def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
+def _reason(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _retention(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    stop: threading.Event,
+    say: Callable[[str], None],
+) -> None:
+    try:
+        with session_factory() as session:
+            report = run_retention(
+                session,
+                days=settings.retention_days,
+                chunk_size=settings.retention_chunk_size,
+                stop=stop,
+            )
+        for line in describe_retention(report):
+            say(f"retention: {line}")
+    except SQLAlchemyError as exc:
+        say(f"retention failed, retrying in {settings.worker_interval:g} s: {_reason(exc)}")
+
+
+def _analysis(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    stop: threading.Event,
+    say: Callable[[str], None],
+) -> None:
+    try:
+        report = refresh_running(session_factory, engine, stop=stop)
+        for line in report.lines():
+            say(f"analysis: {line}")
+        for table in drop_orphaned_tables(session_factory, engine):
+            say(f"analysis: dropped {table}, which no experiment uses any more")
+    except SQLAlchemyError as exc:
+        say(f"analysis pass failed, retrying in {settings.analysis_interval:g} s: {_reason(exc)}")
+
+
 def run_worker(
     *,
     settings: Settings,
     session_factory: sessionmaker[Session],
     stop: threading.Event,
     say: Callable[[str], None],
+    engine: Engine | None = None,
 ) -> int:
-    """Run retention now and every ``settings.worker_interval`` seconds until ``stop``
-    is set; answer how many runs were made."""
+    """Run retention and the analysis pass now and then on their intervals until
+    ``stop`` is set; answer how many retention runs were made. Without an ``engine``
+    (the database the session factory is bound to) only retention runs."""
     runs = 0
-    say(f"worker started: retention every {settings.worker_interval:g} s")
+    say(
+        f"worker started: retention every {settings.worker_interval:g} s"
+        + (f", analysis every {settings.analysis_interval:g} s" if engine is not None else "")
+    )
+    clock = time.monotonic
+    next_retention = next_analysis = clock()
     while not stop.is_set():
-        try:
-            with session_factory() as session:
-                report = run_retention(
-                    session,
-                    days=settings.retention_days,
-                    chunk_size=settings.retention_chunk_size,
-                    stop=stop,
-                )
-            for line in describe_retention(report):
-                say(f"retention: {line}")
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            say(f"retention failed, retrying in {settings.worker_interval:g} s: {reason}")
-        runs += 1
-        stop.wait(settings.worker_interval)
+        if clock() >= next_retention:
+            _retention(settings, session_factory, stop, say)
+            runs += 1
+            next_retention = clock() + settings.worker_interval
+        if engine is not None and not stop.is_set() and clock() >= next_analysis:
+            _analysis(settings, session_factory, engine, stop, say)
+            next_analysis = clock() + settings.analysis_interval
+        due = min(next_retention, next_analysis if engine is not None else next_retention)
+        stop.wait(max(0.0, due - clock()))
     say("worker stopped")
     return runs

@@ -17,7 +17,14 @@ from verdict.stats.bayesian import (
 )
 from verdict.stats.beta_probability import probability_greater
 from verdict.stats.corrections import benjamini_hochberg, holm
-from verdict.stats.decision import Decision, GuardrailOutcome, PrimaryOutcome, Verdict, decide
+from verdict.stats.decision import (
+    CannotJudge,
+    Decision,
+    GuardrailOutcome,
+    PrimaryOutcome,
+    Verdict,
+    decide,
+)
 from verdict.stats.effects import Comparison, Effect
 from verdict.stats.frequentist import ratio_delta_test, two_proportion_z_test, welch_t_test
 from verdict.stats.guardrails import NonInferiority, non_inferiority
@@ -33,7 +40,9 @@ from verdict.stats.power import (
 from verdict.stats.sequential import (
     DEFAULT_TUNING_UNITS,
     confidence_sequence_half_width,
+    confidence_sequence_multiplier,
     make_sequential,
+    sequential_critical_z,
     sequential_p_value,
 )
 from verdict.stats.srm import (
@@ -42,6 +51,7 @@ from verdict.stats.srm import (
     sample_ratio_check,
     sample_ratio_p_values,
 )
+from verdict.stats.status import SMALL_COUNT, DataStatus
 from verdict.stats.summaries import (
     CupedSummary,
     MeanSummary,
@@ -59,10 +69,13 @@ from verdict.stats.variance_reduction import (
 __all__ = [
     "DEFAULT_SRM_THRESHOLD",
     "DEFAULT_TUNING_UNITS",
+    "SMALL_COUNT",
     "BayesianComparison",
     "BetaPrior",
+    "CannotJudge",
     "Comparison",
     "CupedSummary",
+    "DataStatus",
     "Decision",
     "Effect",
     "GuardrailOutcome",
@@ -79,6 +92,7 @@ __all__ = [
     "benjamini_hochberg",
     "beta_binomial_test",
     "confidence_sequence_half_width",
+    "confidence_sequence_multiplier",
     "cuped_t_test",
     "cuped_theta",
     "days_remaining",
@@ -99,6 +113,7 @@ __all__ = [
     "sample_ratio_p_values",
     "sample_size_means",
     "sample_size_proportions",
+    "sequential_critical_z",
     "sequential_p_value",
     "two_proportion_z_test",
     "welch_t_test",

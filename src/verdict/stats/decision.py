@@ -1,5 +1,14 @@
 """The experiment's verdict: ship a variant, no detectable difference, keep running, invalid.
 
+A result that cannot be judged (NaN p-value -- a ratio whose control has no
+denominator yet, zero estimated variance, a relative margin against a control mean of
+0; see :mod:`verdict.stats.status`) is listed in ``cannot_judge`` with its reason and
+never breaches, wins or loses; the decision is made on the rest. It still counts in the
+Holm family (as p = 1), so the correction -- and the power plan of
+:mod:`verdict.stats.power` -- does not depend on which data arrived. An unjudged
+guardrail has not shown non-inferiority. If no primary result can be judged: keep
+running. Conversions with small counts add a warning.
+
 Rules, in order (each adds a short sentence to ``reasons``):
 
 1. Invalid if the sample-ratio check alarms (p below its threshold, 0.001 by
@@ -35,8 +44,16 @@ from verdict.stats.corrections import holm
 from verdict.stats.effects import Comparison
 from verdict.stats.guardrails import NonInferiority
 from verdict.stats.srm import SampleRatioCheck
+from verdict.stats.status import DataStatus
 
-__all__ = ["Decision", "GuardrailOutcome", "PrimaryOutcome", "Verdict", "decide"]
+__all__ = [
+    "CannotJudge",
+    "Decision",
+    "GuardrailOutcome",
+    "PrimaryOutcome",
+    "Verdict",
+    "decide",
+]
 
 
 class Verdict(StrEnum):
@@ -68,12 +85,33 @@ class GuardrailOutcome:
 
 
 @dataclass(frozen=True)
+class CannotJudge:
+    """A primary or guardrail result the data cannot judge yet, and why."""
+
+    metric: str
+    variant: str
+    kind: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain values for an API response."""
+        return {
+            "metric": self.metric,
+            "variant": self.variant,
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Decision:
-    """The verdict, the variant to ship (if any) and the reasons in words."""
+    """The verdict, the variant to ship (if any), the reasons in words, and what could
+    not be judged (``cannot_judge``)."""
 
     verdict: Verdict
     variant: str | None
     reasons: tuple[str, ...]
+    cannot_judge: tuple[CannotJudge, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for an API response."""
@@ -81,10 +119,13 @@ class Decision:
             "verdict": self.verdict.value,
             "variant": self.variant,
             "reasons": list(self.reasons),
+            "cannot_judge": [c.to_dict() for c in self.cannot_judge],
         }
 
 
 def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return "p not available"
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
@@ -126,6 +167,62 @@ def decide(
         raise ValueError("primary: need at least one primary metric result")
     if control not in units:
         raise ValueError(f"units: has no entry for the control {control!r}")
+    unjudged = _cannot_judge(primary, guardrails)
+    decision = _decide(
+        primary=primary,
+        units=units,
+        control=control,
+        guardrails=guardrails,
+        srm=srm,
+        required_units=required_units,
+        days_left=days_left,
+    )
+    notes = tuple(
+        f"Cannot judge {c.kind} '{c.metric}' for {c.variant}: {c.reason}." for c in unjudged
+    ) + _warnings(primary)
+    return Decision(decision.verdict, decision.variant, decision.reasons + notes, unjudged)
+
+
+def _judgeable_p(comparison: Comparison[float]) -> bool:
+    status = comparison.data_status()
+    return status.judgeable and math.isfinite(comparison.absolute.p_value)
+
+
+def _cannot_judge(
+    primary: Sequence[PrimaryOutcome], guardrails: Sequence[GuardrailOutcome]
+) -> tuple[CannotJudge, ...]:
+    found: list[CannotJudge] = []
+    for o in primary:
+        if not _judgeable_p(o.comparison):
+            status = o.comparison.data_status()
+            reason = status.reason if status is not DataStatus.OK else "the p-value is not a number"
+            found.append(CannotJudge(o.metric, o.variant, "primary metric", reason))
+    for g in guardrails:
+        if not g.check.judgeable():
+            status = g.check.data_status()
+            reason = status.reason if status is not DataStatus.OK else "the p-value is not a number"
+            found.append(CannotJudge(g.metric, g.variant, "guardrail", reason))
+    return tuple(found)
+
+
+def _warnings(primary: Sequence[PrimaryOutcome]) -> tuple[str, ...]:
+    return tuple(
+        f"Warning on '{o.metric}' for {o.variant}: {DataStatus.SMALL_COUNTS.reason}."
+        for o in primary
+        if o.comparison.data_status() is DataStatus.SMALL_COUNTS
+    )
+
+
+def _decide(
+    *,
+    primary: Sequence[PrimaryOutcome],
+    units: Mapping[str, float],
+    control: str,
+    guardrails: Sequence[GuardrailOutcome],
+    srm: SampleRatioCheck | None,
+    required_units: float | None,
+    days_left: float | None,
+) -> Decision:
     if srm is not None and srm.mismatch:
         return Decision(
             Verdict.INVALID,
@@ -149,13 +246,27 @@ def decide(
             Verdict.INVALID, None, (*breach_reasons, "Stop the experiment; do not ship.")
         )
 
-    adjusted = holm([o.comparison.absolute.p_value for o in primary])
+    judged = [_judgeable_p(o.comparison) for o in primary]
+    if not any(judged):
+        return Decision(
+            Verdict.KEEP_RUNNING,
+            None,
+            ("Keep running: not enough data to judge any primary metric yet.",),
+        )
+    adjusted = holm(
+        [
+            o.comparison.absolute.p_value if ok else 1.0
+            for o, ok in zip(primary, judged, strict=True)
+        ]
+    )
     alpha = primary[0].comparison.alpha
     sequential = all(o.comparison.method.startswith("sequential") for o in primary)
     variants = sorted({o.variant for o in primary})
     better: dict[str, list[tuple[PrimaryOutcome, float]]] = {v: [] for v in variants}
     worse: dict[str, list[tuple[PrimaryOutcome, float]]] = {v: [] for v in variants}
-    for outcome, p in zip(primary, adjusted, strict=True):
+    for outcome, p, ok in zip(primary, adjusted, judged, strict=True):
+        if not ok:
+            continue
         direction = outcome.comparison.absolute.estimate * (1 if outcome.higher_is_better else -1)
         if p < alpha and direction > 0:
             better[outcome.variant].append((outcome, float(p)))
@@ -189,9 +300,14 @@ def decide(
         pending = [g for g in guardrails if g.variant == best and not g.check.shown()]
         if pending:
             for g in pending:
+                evidence = (
+                    f"margin {g.check.margin:g}, {_p(g.check.p_value)}"
+                    if g.check.judgeable()
+                    else "not enough data to judge it"
+                )
                 reasons.append(
                     f"Guardrail '{g.metric}' has not yet shown non-inferiority for {best} "
-                    f"(margin {g.check.margin:g}, {_p(g.check.p_value)})."
+                    f"({evidence})."
                 )
             reasons.append("Keep running until every guardrail is shown safe.")
             return Decision(Verdict.KEEP_RUNNING, None, tuple(reasons))
@@ -224,7 +340,8 @@ def decide(
             reasons.append(f"Variant {v} is worse than {control}: {_describe(outcome, p)}.")
         return Decision(Verdict.SHIP, control, (*reasons, f"Keep {control}."))
 
-    for outcome, p in zip(primary, adjusted, strict=True):
-        reasons.append(f"{outcome.variant} vs {control}: {_describe(outcome, float(p))}.")
+    for outcome, p, ok in zip(primary, adjusted, judged, strict=True):
+        if ok:
+            reasons.append(f"{outcome.variant} vs {control}: {_describe(outcome, float(p))}.")
     reasons.append("No variant differs detectably from control at the planned sample size.")
     return Decision(Verdict.NO_DIFFERENCE, None, tuple(reasons))

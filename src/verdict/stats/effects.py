@@ -5,14 +5,20 @@ here: it reduces each arm to an estimate ``m`` and the variance ``v`` of that es
 and this module turns them into
 
 * the absolute difference ``d = m_t - m_c`` with standard error ``sqrt(v_t + v_c)``;
-* the relative lift ``L = d / b_c`` where ``b_c`` is the control's baseline mean (the
-  control estimate itself, or its unadjusted mean under CUPED), with the delta-method
-  variance ``Var(L) = v_t / b_c**2 + v_c * b_t**2 / b_c**4`` that includes the control
-  mean's uncertainty (Deng, Knoblich & Lu 2018, "Applying the delta method in metric
-  analytics", KDD; the same convention as GrowthBook's gbstats). Without CUPED,
-  ``L = m_t / m_c - 1`` exactly;
-* p-values and (1 - alpha) intervals from Student's t with the given degrees of
-  freedom (Welch-Satterthwaite for means, infinity -- the normal -- for proportions).
+  p-values and (1 - alpha) intervals from Student's t with the given degrees of
+  freedom (Welch-Satterthwaite for means, infinity -- the normal -- for proportions);
+* the relative lift ``L = d / |m_c|`` (the sign of "better" never inverts under a
+  negative control mean). Its interval is Fieller's (means, ratios, CUPED) or
+  Koopman's score interval (proportions), :mod:`verdict.stats.relative`; its test is
+  the absolute test (``L = 0`` exactly when ``d = 0``), so the relative p-value *is*
+  the absolute one and the interval excludes 0 exactly when that test rejects. The
+  reported ``std_error`` of the lift is the delta-method one at the observed means
+  (Deng, Knoblich & Lu 2018, KDD; gbstats' convention), descriptive only: intervals
+  and tests built on it miss on one side (the measured figures are in
+  ``docs/statistics.md``);
+* a :class:`~verdict.stats.status.DataStatus` per element: zero estimated variance,
+  undefined estimates, a zero control mean and small conversion counts are flagged,
+  and where nothing can be judged the p-values and intervals are NaN, never 0.
 
 Results are generic frozen dataclasses: ``Comparison[FloatArray]`` for a batch and
 ``Comparison[float]`` for one comparison (``batch.at(i)`` or ``batch.item()``).
@@ -28,8 +34,26 @@ import numpy as np
 from scipy import special
 
 from verdict.stats.inputs import Alternative, FloatArray, Index, pick
+from verdict.stats.relative import fieller_lift_bounds, score_lift_bounds
+from verdict.stats.status import (
+    SMALL_COUNT,
+    DataStatus,
+    StatusArray,
+    status_array,
+    status_of,
+)
 
-__all__ = ["Comparison", "Effect", "compare_estimates", "p_value", "quantile"]
+__all__ = [
+    "Comparison",
+    "Effect",
+    "compare_estimates",
+    "critical_values",
+    "data_status",
+    "is_proportion_test",
+    "p_value",
+    "quantile",
+    "relative_bounds",
+]
 
 V = TypeVar("V")
 
@@ -74,8 +98,11 @@ class Comparison(Generic[V]):
 
     ``method`` names the test ("welch", "z", "ratio-delta", "cuped", "ratio-cuped"),
     prefixed by "sequential " once :func:`verdict.stats.sequential.make_sequential`
-    has turned the intervals into confidence sequences. ``variance_reduction`` is
-    the share of the difference's variance that CUPED removed (``None`` otherwise).
+    has turned the intervals into confidence sequences. ``control_variance`` and
+    ``treatment_variance`` are the variances of the arm estimates (already divided
+    by n). ``status`` holds a :class:`~verdict.stats.status.DataStatus` value per
+    element (:meth:`data_status` for one comparison). ``variance_reduction`` is the
+    share of the difference's variance that CUPED removed (``None`` otherwise).
     """
 
     method: str
@@ -88,6 +115,9 @@ class Comparison(Generic[V]):
     degrees_of_freedom: V
     absolute: Effect[V]
     relative: Effect[V]
+    control_variance: V
+    treatment_variance: V
+    status: StatusArray
     variance_reduction: V | None = None
 
     def at(self: Comparison[FloatArray], index: Index = ()) -> Comparison[float]:
@@ -104,6 +134,9 @@ class Comparison(Generic[V]):
             degrees_of_freedom=pick(self.degrees_of_freedom, index),
             absolute=self.absolute.at(index),
             relative=self.relative.at(index),
+            control_variance=pick(self.control_variance, index),
+            treatment_variance=pick(self.treatment_variance, index),
+            status=np.asarray(self.status[index], dtype="<U20"),
             variance_reduction=None if reduction is None else pick(reduction, index),
         )
 
@@ -113,9 +146,18 @@ class Comparison(Generic[V]):
             raise ValueError(f"item: the batch holds {np.size(self.control_mean)} comparisons")
         return self.at((0,) * np.ndim(self.control_mean))
 
+    def data_status(self) -> DataStatus:
+        """The :class:`DataStatus` of a single comparison (raises for a larger batch)."""
+        return status_of(self.status)
+
+    def judgeable(self) -> bool:
+        """Whether a single comparison has a p-value to judge by."""
+        return self.data_status().judgeable
+
     def to_dict(self: Comparison[float]) -> dict[str, Any]:
         """JSON-friendly: NaN and infinities become ``None``."""
         reduction = self.variance_reduction
+        status = self.data_status()
         return {
             "method": self.method,
             "alternative": self.alternative,
@@ -127,6 +169,8 @@ class Comparison(Generic[V]):
             "degrees_of_freedom": _json(self.degrees_of_freedom),
             "absolute": self.absolute.to_dict(),
             "relative": self.relative.to_dict(),
+            "status": status.value,
+            "status_reason": None if status is DataStatus.OK else status.reason,
             "variance_reduction": None if reduction is None else _json(reduction),
         }
 
@@ -152,30 +196,91 @@ def _statistic(estimate: FloatArray, std_error: FloatArray) -> FloatArray:
     return np.asarray(np.where((std_error == 0) & (estimate == 0), 0.0, ratio))
 
 
-def _effect(
-    estimate: FloatArray,
-    std_error: FloatArray,
-    null_std_error: FloatArray,
-    df: FloatArray,
-    alpha: float,
+def critical_values(alpha: float, df: FloatArray, alternative: Alternative) -> FloatArray:
+    """The t (or z) critical value: quantile ``1 - alpha/2`` two-sided, else ``1 - alpha``."""
+    level = 1.0 - alpha / 2.0 if alternative == "two-sided" else 1.0 - alpha
+    return quantile(level, df)
+
+
+def is_proportion_test(method: str) -> bool:
+    """Whether a comparison's method is the two-proportion z-test (plain or sequential)."""
+    return method.split(" ")[-1] == "z"
+
+
+def relative_bounds(
+    *,
+    method: str,
+    control_mean: FloatArray,
+    control_variance: FloatArray,
+    treatment_mean: FloatArray,
+    treatment_variance: FloatArray,
+    control_units: FloatArray,
+    treatment_units: FloatArray,
+    critical: FloatArray,
     alternative: Alternative,
-) -> Effect[FloatArray]:
-    if alternative == "two-sided":
-        half_width = quantile(1.0 - alpha / 2.0, df) * std_error
-        lower, upper = estimate - half_width, estimate + half_width
-    elif alternative == "greater":
-        lower = estimate - quantile(1.0 - alpha, df) * std_error
-        upper = np.full_like(estimate, np.inf)
+) -> tuple[FloatArray, FloatArray]:
+    """The lift interval at ``critical``: Koopman's score for proportions, else Fieller's."""
+    if is_proportion_test(method):
+        lower, upper = score_lift_bounds(
+            treatment_mean * treatment_units,
+            treatment_units,
+            control_mean * control_units,
+            control_units,
+            critical,
+        )
     else:
-        lower = np.full_like(estimate, -np.inf)
-        upper = estimate + quantile(1.0 - alpha, df) * std_error
-    return Effect(
-        estimate=estimate,
-        std_error=std_error,
-        lower=np.asarray(lower),
-        upper=np.asarray(upper),
-        p_value=p_value(_statistic(estimate, null_std_error), df, alternative),
+        lower, upper = fieller_lift_bounds(
+            treatment_mean, treatment_variance, control_mean, control_variance, critical
+        )
+    if alternative == "greater":
+        upper = np.full_like(upper, np.inf)
+    elif alternative == "less":
+        lower = np.full_like(lower, -np.inf)
+    return lower, upper
+
+
+def data_status(
+    *,
+    method: str,
+    control_mean: FloatArray,
+    control_variance: FloatArray,
+    treatment_mean: FloatArray,
+    treatment_variance: FloatArray,
+    control_units: FloatArray,
+    treatment_units: FloatArray,
+) -> StatusArray:
+    """Per-element :class:`DataStatus` of a comparison (see :mod:`verdict.stats.status`)."""
+    shape = np.broadcast_shapes(
+        np.shape(control_mean),
+        np.shape(treatment_mean),
+        np.shape(control_variance),
+        np.shape(treatment_variance),
     )
+    undefined = ~(
+        np.isfinite(control_mean)
+        & np.isfinite(treatment_mean)
+        & np.isfinite(control_variance)
+        & np.isfinite(treatment_variance)
+    )
+    no_variance = (control_variance + treatment_variance) == 0
+    no_baseline = control_mean == 0
+    conditions = [
+        (undefined, DataStatus.UNDEFINED),
+        (no_variance, DataStatus.NO_VARIANCE),
+    ]
+    if is_proportion_test(method):
+        total = control_units + treatment_units
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (control_mean * control_units + treatment_mean * treatment_units) / total
+        rarer = np.minimum(pooled, 1.0 - pooled)
+        smallest_cell = rarer * np.minimum(control_units, treatment_units)
+        conditions.append((np.asarray(smallest_cell < SMALL_COUNT), DataStatus.SMALL_COUNTS))
+    conditions.append((no_baseline, DataStatus.NO_BASELINE))
+    return status_array(shape, conditions)
+
+
+def _blank(array: FloatArray, mask: FloatArray | np.ndarray[Any, Any]) -> FloatArray:
+    return np.asarray(np.where(mask, np.nan, array))
 
 
 def compare_estimates(
@@ -191,8 +296,6 @@ def compare_estimates(
     alpha: float,
     alternative: Alternative,
     null_std_error: FloatArray | None = None,
-    control_baseline: FloatArray | None = None,
-    treatment_baseline: FloatArray | None = None,
     variance_reduction: FloatArray | None = None,
 ) -> Comparison[FloatArray]:
     """Absolute and relative effects from each arm's estimate and its variance.
@@ -200,42 +303,88 @@ def compare_estimates(
     ``*_variance`` is the variance of the arm's estimate (already divided by n).
     ``null_std_error`` replaces the standard error in the absolute test statistic
     (the pooled standard error of the two-proportion z-test); the interval always
-    uses the unpooled one. ``*_baseline`` are the means the relative lift is taken
-    against (default: the estimates themselves).
+    uses the unpooled one. A ``method`` of "z" makes the relative interval Koopman's
+    score interval on the counts ``mean * units``; any other, Fieller's.
     """
-    base_c = control_mean if control_baseline is None else control_baseline
-    base_t = treatment_mean if treatment_baseline is None else treatment_baseline
-    difference = np.asarray(treatment_mean - control_mean)
-    std_error = np.asarray(np.sqrt(control_variance + treatment_variance))
-    df = np.asarray(np.where(np.isnan(df), np.inf, df))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zero_base = base_c == 0
-        safe_base = np.where(zero_base, np.nan, base_c)
-        lift = np.asarray(difference / safe_base)
-        lift_variance = (
-            treatment_variance / safe_base**2 + control_variance * base_t**2 / safe_base**4
-        )
-    lift_std_error = np.asarray(np.sqrt(lift_variance))
-    absolute = _effect(
-        difference,
-        std_error,
-        std_error if null_std_error is None else null_std_error,
-        df,
-        alpha,
-        alternative,
+    arrays = np.broadcast_arrays(
+        np.asarray(control_mean, dtype=np.float64),
+        np.asarray(control_variance, dtype=np.float64),
+        np.asarray(treatment_mean, dtype=np.float64),
+        np.asarray(treatment_variance, dtype=np.float64),
+        np.asarray(control_units, dtype=np.float64),
+        np.asarray(treatment_units, dtype=np.float64),
+        np.asarray(df, dtype=np.float64),
     )
-    relative = _effect(lift, lift_std_error, lift_std_error, df, alpha, alternative)
+    m_c, v_c, m_t, v_t, n_c, n_t, df = (np.array(a) for a in arrays)
+    df = np.asarray(np.where(np.isnan(df), np.inf, df))
+    status = data_status(
+        method=method,
+        control_mean=m_c,
+        control_variance=v_c,
+        treatment_mean=m_t,
+        treatment_variance=v_t,
+        control_units=n_c,
+        treatment_units=n_t,
+    )
+    blind = np.isin(status, (DataStatus.UNDEFINED.value, DataStatus.NO_VARIANCE.value))
+    no_lift = blind | (m_c == 0)
+
+    difference = np.asarray(m_t - m_c)
+    std_error = np.asarray(np.sqrt(v_c + v_t))
+    critical = critical_values(alpha, df, alternative)
+    if alternative == "two-sided":
+        lower, upper = difference - critical * std_error, difference + critical * std_error
+    elif alternative == "greater":
+        lower, upper = difference - critical * std_error, np.full_like(difference, np.inf)
+    else:
+        lower, upper = np.full_like(difference, -np.inf), difference + critical * std_error
+    null_se = std_error if null_std_error is None else np.asarray(null_std_error)
+    p = p_value(_statistic(difference, null_se), df, alternative)
+    absolute = Effect(
+        estimate=difference,
+        std_error=std_error,
+        lower=_blank(np.asarray(lower), blind),
+        upper=_blank(np.asarray(upper), blind),
+        p_value=_blank(p, blind),
+    )
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = np.where(m_c == 0, np.nan, np.abs(m_c))
+        lift = np.asarray(difference / base)
+        lift_std_error = np.sqrt(v_t / base**2 + v_c * m_t**2 / base**4)
+        rel_lower, rel_upper = relative_bounds(
+            method=method,
+            control_mean=m_c,
+            control_variance=v_c,
+            treatment_mean=m_t,
+            treatment_variance=v_t,
+            control_units=n_c,
+            treatment_units=n_t,
+            critical=critical,
+            alternative=alternative,
+        )
+    relative = Effect(
+        estimate=_blank(lift, no_lift),
+        std_error=_blank(np.asarray(lift_std_error), no_lift),
+        lower=_blank(np.asarray(np.minimum(rel_lower, lift)), no_lift),
+        upper=_blank(np.asarray(np.maximum(rel_upper, lift)), no_lift),
+        # L = 0 exactly when d = 0: the test stands even where L has no value.
+        p_value=_blank(p, blind),
+    )
     return Comparison(
         method=method,
         alternative=alternative,
         alpha=alpha,
-        control_mean=np.asarray(control_mean),
-        treatment_mean=np.asarray(treatment_mean),
-        control_units=np.asarray(control_units),
-        treatment_units=np.asarray(treatment_units),
+        control_mean=m_c,
+        treatment_mean=m_t,
+        control_units=n_c,
+        treatment_units=n_t,
         degrees_of_freedom=df,
         absolute=absolute,
         relative=relative,
+        control_variance=v_c,
+        treatment_variance=v_t,
+        status=status,
         variance_reduction=variance_reduction,
     )
 

@@ -15,7 +15,8 @@
   ``y, d`` and sample (co)variances, ``Var(R) = (s_y**2/d**2 - 2 y s_yd/d**3 +
   y**2 s_d**2/d**4) / n``, and Welch-Satterthwaite degrees of freedom.
 
-Relative lift and its delta-method interval are computed in :mod:`verdict.stats.effects`.
+The relative lift, its Fieller (or, for proportions, Koopman score) interval and the
+data status ("not enough data") are computed in :mod:`verdict.stats.effects`.
 All functions accept scalar or batch summaries and return ``Comparison[FloatArray]``;
 ``.item()`` or ``.at(i)`` gives floats.
 """
@@ -30,10 +31,18 @@ from verdict.stats.inputs import (
     check_alpha,
     check_alternative,
     check_at_least,
+    check_same_batch,
 )
-from verdict.stats.summaries import MeanSummary, ProportionSummary, RatioSummary
+from verdict.stats.summaries import (
+    CupedSummary,
+    MeanSummary,
+    ProportionSummary,
+    RatioCupedSummary,
+    RatioSummary,
+)
 
 __all__ = [
+    "check_arms",
     "ratio_delta_test",
     "ratio_estimate",
     "two_proportion_z_test",
@@ -61,6 +70,14 @@ def _check_units(name: str, n: FloatArray, minimum: float, why: str) -> None:
     check_at_least(f"{name}.n", n, minimum, why)
 
 
+def check_arms(
+    control: MeanSummary | RatioSummary | CupedSummary | RatioCupedSummary,
+    treatment: MeanSummary | RatioSummary | CupedSummary | RatioCupedSummary,
+) -> None:
+    """Raise, naming both shapes, unless the arms' batch shapes broadcast."""
+    check_same_batch({"control": control.shape, "treatment": treatment.shape})
+
+
 def welch_t_test(
     control: MeanSummary,
     treatment: MeanSummary,
@@ -71,6 +88,7 @@ def welch_t_test(
     """Welch's t-test of treatment minus control, with the relative lift."""
     alpha = check_alpha(alpha)
     side = check_alternative(alternative)
+    check_arms(control, treatment)
     _check_units("control", control.n, 2, "units for a variance")
     _check_units("treatment", treatment.n, 2, "units for a variance")
     v_c = control.variance / control.n
@@ -97,9 +115,14 @@ def two_proportion_z_test(
     alternative: str = "two-sided",
     pooled: bool = True,
 ) -> Comparison[FloatArray]:
-    """Two-proportion z-test (pooled standard error under H0) with Wald intervals."""
+    """Two-proportion z-test (pooled standard error under H0) with Wald intervals.
+
+    The relative lift's interval is Koopman's score interval, which agrees with the
+    pooled test; fewer than 5 expected conversions in an arm set ``small_counts``.
+    """
     alpha = check_alpha(alpha)
     side = check_alternative(alternative)
+    check_arms(control, treatment)
     _check_units("control", control.n, 1, "unit for a proportion")
     _check_units("treatment", treatment.n, 1, "unit for a proportion")
     p_c, p_t = control.mean, treatment.mean
@@ -152,6 +175,7 @@ def ratio_delta_test(
     """Ratio metric (e.g. revenue per order) by the delta method, Welch df."""
     alpha = check_alpha(alpha)
     side = check_alternative(alternative)
+    check_arms(control, treatment)
     _check_units("control", control.n, 2, "units for a variance")
     _check_units("treatment", treatment.n, 2, "units for a variance")
     r_c, u_c = ratio_estimate(control)

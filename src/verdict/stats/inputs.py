@@ -26,6 +26,8 @@ __all__ = [
     "check_at_least",
     "check_non_negative",
     "check_probability",
+    "check_same_batch",
+    "check_whole",
     "pick",
 ]
 
@@ -42,10 +44,14 @@ _ALTERNATIVES = ("two-sided", "greater", "less")
 
 
 def as_float_array(name: str, value: npt.ArrayLike) -> FloatArray:
-    """``value`` as a float64 array; raise if it holds NaN or infinity."""
-    array = np.asarray(value, dtype=np.float64)
+    """``value`` as a float64 array; raise if it is not numeric or holds NaN or infinity."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be numbers, got {value!r:.80}") from None
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: must be finite numbers, got {_show(array)}")
+        bad = array[~np.isfinite(array)]
+        raise ValueError(f"{name}: must be finite numbers (no NaN or infinity), got {_show(bad)}")
     return array
 
 
@@ -60,6 +66,30 @@ def check_at_least(name: str, array: FloatArray, minimum: float, why: str) -> No
     if np.any(array < minimum):
         bad = array[array < minimum]
         raise ValueError(f"{name}: must be at least {minimum:g} {why}, got {_show(bad)}")
+
+
+def check_whole(name: str, array: FloatArray, what: str = "a count") -> None:
+    """Raise unless every element of ``array`` is a whole number (units, conversions).
+
+    A relative tolerance of 1e-9 absorbs float rounding in a database's sums.
+    """
+    fractional = np.abs(array - np.round(array)) > 1e-9 * np.maximum(1.0, np.abs(array))
+    if np.any(fractional):
+        raise ValueError(f"{name}: must be whole numbers ({what}), got {_show(array[fractional])}")
+
+
+def check_same_batch(shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The common batch shape of the arms; raise naming each arm's shape if they differ.
+
+    Arms broadcast (a scalar control against a batch of treatments is fine).
+    """
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(
+            f"{next(reversed(shapes))}: batch shapes of the arms do not match ({listed})"
+        ) from None
 
 
 def check_alpha(alpha: float, name: str = "alpha") -> float:

@@ -28,6 +28,14 @@ al.'s terms this is a normal mixture over effects with variance ``tau**2 = rho**
 s**2``. Set ``tuning_units`` to the total sample size you expect to reach (the
 default, 5,000, is GrowthBook's); a wrong guess costs width, never validity.
 Only two-sided tests are offered: the mixture is symmetric.
+
+The half-width is ``c_N se`` with a multiplier ``c_N`` that depends on ``N`` alone
+(:func:`confidence_sequence_multiplier`), so the relative lift's sequence is Fieller's
+(or, for proportions, Koopman's score) set at the critical value ``c_N``
+(:mod:`verdict.stats.relative`), and its p-value is the absolute one: the test of
+``L = 0`` is the test of ``d = 0``. The mixture p-value at a single look rejects
+exactly when ``|z| >= sqrt((g / (rho**2 N)) (log g - 2 log alpha))``, ``g = N rho**2 + 1``
+(:func:`sequential_critical_z`); the power calculator plans with it.
 """
 
 from __future__ import annotations
@@ -37,14 +45,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from verdict.stats.effects import Comparison, Effect
+from verdict.stats.effects import Comparison, Effect, relative_bounds
 from verdict.stats.inputs import FloatArray, check_alpha
+from verdict.stats.status import DataStatus
 
 __all__ = [
     "DEFAULT_TUNING_UNITS",
     "confidence_sequence_half_width",
+    "confidence_sequence_multiplier",
     "make_sequential",
     "mixture_rho_squared",
+    "sequential_critical_z",
     "sequential_p_value",
 ]
 
@@ -76,6 +87,37 @@ def confidence_sequence_half_width(
     return np.asarray(s * np.sqrt(2.0 * growth / (n**2 * rho2) * np.log(np.sqrt(growth) / alpha)))
 
 
+def confidence_sequence_multiplier(
+    total_units: FloatArray,
+    *,
+    alpha: float = 0.05,
+    tuning_units: float = DEFAULT_TUNING_UNITS,
+) -> FloatArray:
+    """``c_N``: the confidence sequence at ``N`` total units is ``estimate +- c_N se``."""
+    rho2 = mixture_rho_squared(alpha, tuning_units)
+    n = np.asarray(total_units, dtype=np.float64)
+    growth = n * rho2 + 1.0
+    return np.asarray(np.sqrt(2.0 * growth / (n * rho2) * np.log(np.sqrt(growth) / alpha)))
+
+
+def sequential_critical_z(
+    total_units: FloatArray,
+    *,
+    level: float,
+    alpha: float = 0.05,
+    tuning_units: float = DEFAULT_TUNING_UNITS,
+) -> FloatArray:
+    """``|z|`` at which the always-valid p-value (tuned at ``alpha``) reaches ``level``.
+
+    ``level`` may differ from ``alpha``: Holm compares the p-values of a family with
+    ``alpha / m`` and larger.
+    """
+    rho2 = mixture_rho_squared(alpha, tuning_units)
+    n = np.asarray(total_units, dtype=np.float64)
+    growth = n * rho2 + 1.0
+    return np.asarray(np.sqrt(growth / (rho2 * n) * (np.log(growth) - 2.0 * math.log(level))))
+
+
 def sequential_p_value(
     estimate: FloatArray,
     std_error: FloatArray,
@@ -100,34 +142,14 @@ def sequential_p_value(
     return np.asarray(np.exp(np.minimum(log_p, 0.0)))
 
 
-def _sequential_effect(
-    effect: Effect[FloatArray], total_units: FloatArray, alpha: float, tuning_units: float
-) -> Effect[FloatArray]:
-    half = confidence_sequence_half_width(
-        effect.std_error, total_units, alpha=alpha, tuning_units=tuning_units
-    )
-    return Effect(
-        estimate=effect.estimate,
-        std_error=effect.std_error,
-        lower=np.asarray(effect.estimate - half),
-        upper=np.asarray(effect.estimate + half),
-        p_value=sequential_p_value(
-            effect.estimate,
-            effect.std_error,
-            total_units,
-            alpha=alpha,
-            tuning_units=tuning_units,
-        ),
-    )
-
-
 def make_sequential(
     comparison: Comparison[FloatArray], *, tuning_units: float = DEFAULT_TUNING_UNITS
 ) -> Comparison[FloatArray]:
     """The same comparison with confidence sequences and always-valid p-values.
 
     Works for any fixed-horizon comparison (Welch, z, ratio, CUPED): it reuses the
-    estimates and standard errors (the unpooled ones for proportions).
+    estimates and standard errors (the unpooled ones for proportions). The relative
+    sequence is Fieller's (Koopman's for proportions) at the sequence's multiplier.
     """
     if comparison.alternative != "two-sided":
         raise ValueError(
@@ -138,9 +160,44 @@ def make_sequential(
         raise ValueError("comparison: is already sequential")
     total = np.asarray(comparison.control_units + comparison.treatment_units)
     alpha = comparison.alpha
+    status = comparison.status
+    blind = np.isin(status, (DataStatus.UNDEFINED.value, DataStatus.NO_VARIANCE.value))
+    no_lift = blind | (comparison.control_mean == 0)
+    absolute = comparison.absolute
+    multiplier = confidence_sequence_multiplier(total, alpha=alpha, tuning_units=tuning_units)
+    half = multiplier * absolute.std_error
+    p = sequential_p_value(
+        absolute.estimate, absolute.std_error, total, alpha=alpha, tuning_units=tuning_units
+    )
+    method = f"sequential {comparison.method}"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_lower, rel_upper = relative_bounds(
+            method=method,
+            control_mean=comparison.control_mean,
+            control_variance=comparison.control_variance,
+            treatment_mean=comparison.treatment_mean,
+            treatment_variance=comparison.treatment_variance,
+            control_units=comparison.control_units,
+            treatment_units=comparison.treatment_units,
+            critical=multiplier,
+            alternative="two-sided",
+        )
+    lift = comparison.relative.estimate
     return replace(
         comparison,
-        method=f"sequential {comparison.method}",
-        absolute=_sequential_effect(comparison.absolute, total, alpha, tuning_units),
-        relative=_sequential_effect(comparison.relative, total, alpha, tuning_units),
+        method=method,
+        absolute=Effect(
+            estimate=absolute.estimate,
+            std_error=absolute.std_error,
+            lower=np.asarray(np.where(blind, np.nan, absolute.estimate - half)),
+            upper=np.asarray(np.where(blind, np.nan, absolute.estimate + half)),
+            p_value=np.asarray(np.where(blind, np.nan, p)),
+        ),
+        relative=Effect(
+            estimate=lift,
+            std_error=comparison.relative.std_error,
+            lower=np.asarray(np.where(no_lift, np.nan, np.minimum(rel_lower, lift))),
+            upper=np.asarray(np.where(no_lift, np.nan, np.maximum(rel_upper, lift))),
+            p_value=np.asarray(np.where(blind, np.nan, p)),
+        ),
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from verdict.stats.inputs import FloatArray, as_float_array, check_non_negative
+from verdict.stats.inputs import FloatArray, as_float_array, check_non_negative, check_whole
 
 __all__ = [
     "CupedSummary",
@@ -38,12 +38,16 @@ __all__ = [
 _CAUCHY_SCHWARZ_SLACK = 1e-9
 
 
-def _same_shape(*arrays: FloatArray) -> list[FloatArray]:
+def _same_shape(
+    *arrays: FloatArray, names: tuple[str, ...] = ("n", "sum", "sum_squares")
+) -> list[FloatArray]:
     try:
         return [np.array(a) for a in np.broadcast_arrays(*arrays)]
     except ValueError as error:
-        shapes = ", ".join(str(np.shape(a)) for a in arrays)
-        raise ValueError(f"summary fields: shapes do not broadcast ({shapes})") from error
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in zip(names, arrays, strict=False))
+        raise ValueError(
+            f"{', '.join(names)}: shapes do not broadcast together ({shapes})"
+        ) from error
 
 
 def _check_same_units(name: str, n: FloatArray, other: FloatArray) -> None:
@@ -66,6 +70,7 @@ class MeanSummary:
             as_float_array("sum_squares", sum_squares),
         )
         check_non_negative("n", n_)
+        check_whole("n", n_, "units are counted")
         check_non_negative("sum_squares", squares)
         if np.any(sum_ * sum_ > n_ * squares * (1 + _CAUCHY_SCHWARZ_SLACK) + 1e-12):
             raise ValueError("sum: sum**2 exceeds n * sum_squares, so the sums are inconsistent")
@@ -105,9 +110,17 @@ class ProportionSummary(MeanSummary):
 
     def __init__(self, n: npt.ArrayLike, conversions: npt.ArrayLike) -> None:
         units, converted = as_float_array("n", n), as_float_array("conversions", conversions)
+        check_non_negative("n", units)
+        check_whole("n", units, "units are counted")
         check_non_negative("conversions", converted)
+        check_whole("conversions", converted, "converted units are counted")
+        units, converted = _same_shape(units, converted, names=("n", "conversions"))
         if np.any(converted > units):
-            raise ValueError("conversions: must not exceed the units n")
+            bad = converted > units
+            raise ValueError(
+                f"conversions: must not exceed the units n, got {converted[bad][0]:g} "
+                f"conversions of {units[bad][0]:g} units"
+            )
         super().__init__(units, converted, converted)
 
     @property

@@ -12,9 +12,12 @@ the correlation of metric and covariate.
   (the sums of both arms added together, as in GrowthBook), or passed explicitly, e.g.
   :func:`cuped_theta` over every arm of a multi-arm experiment.
 * Adjusted unit variance ``s_y**2 + theta**2 s_x**2 - 2 theta s_xy``; Welch df.
-* Relative lift = adjusted difference / the control's *unadjusted* mean, with the
-  delta-method variance of :mod:`verdict.stats.effects` on the adjusted variances and
-  unadjusted means (GrowthBook's convention).
+* Relative lift = adjusted difference / |adjusted control mean|, with Fieller's
+  interval on the adjusted means and variances (:mod:`verdict.stats.relative`).
+  GrowthBook divides by the unadjusted control mean instead; its delta-method
+  interval then ignores the correlation of the two, and Fieller's interval needs the
+  ratio of two estimates whose variances are known, so Verdict uses the adjusted one
+  (both estimate the same control mean; the adjusted one more precisely).
 * Ratio metrics (Deng et al. 2018, section on ratio CUPED): the ratio ``R = Y/D`` and
   the pre-period ratio ``R_x = X/W`` are linearised with the delta method, gradients
   ``g = (1/d, -y/d**2)`` and ``h = (1/w, -x/w**2)``; ``theta = Cov(gY, hX) / Var(hX)``
@@ -32,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from verdict.stats.effects import Comparison, compare_estimates
-from verdict.stats.frequentist import ratio_estimate, welch_degrees_of_freedom
+from verdict.stats.frequentist import check_arms, ratio_estimate, welch_degrees_of_freedom
 from verdict.stats.inputs import (
     FloatArray,
     as_float_array,
@@ -77,6 +80,7 @@ def cuped_t_test(
     """Welch's t-test on CUPED-adjusted means; ``variance_reduction`` reports the gain."""
     alpha = check_alpha(alpha)
     side = check_alternative(alternative)
+    check_arms(control, treatment)
     check_at_least("control.n", control.n, 2, "units for a variance")
     check_at_least("treatment.n", treatment.n, 2, "units for a variance")
     th = _theta("theta", theta, cuped_theta(control, treatment))
@@ -104,8 +108,6 @@ def cuped_t_test(
         df=welch_degrees_of_freedom(v_c, control.n, v_t, treatment.n),
         alpha=alpha,
         alternative=side,
-        control_baseline=control.metric.mean,
-        treatment_baseline=treatment.metric.mean,
         variance_reduction=_reduction(v_c + v_t, raw_c + raw_t),
     )
 
@@ -164,13 +166,14 @@ def ratio_cuped_t_test(
     """Delta-method ratio test on CUPED-adjusted ratios (pre-period ratio as covariate)."""
     alpha = check_alpha(alpha)
     side = check_alternative(alternative)
+    check_arms(control, treatment)
     check_at_least("control.n", control.n, 2, "units for a variance")
     check_at_least("treatment.n", treatment.n, 2, "units for a variance")
     th = _theta("theta", theta, ratio_cuped_theta(control, treatment))
     pooled = control.covariate + treatment.covariate
     rx_pooled = pooled.numerator.sum / pooled.denominator.sum
 
-    def adjusted(arm: RatioCupedSummary) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    def adjusted(arm: RatioCupedSummary) -> tuple[FloatArray, FloatArray, FloatArray]:
         ratio, _ = ratio_estimate(arm.metric)
         ratio_x, _ = ratio_estimate(arm.covariate)
         var_r, var_rx, cross = _linearised(arm)
@@ -179,11 +182,10 @@ def ratio_cuped_t_test(
             np.asarray(ratio - th * (ratio_x - rx_pooled)),
             np.asarray(unit_var / arm.n),
             np.asarray(var_r / arm.n),
-            ratio,
         )
 
-    m_c, v_c, raw_c, base_c = adjusted(control)
-    m_t, v_t, raw_t, base_t = adjusted(treatment)
+    m_c, v_c, raw_c = adjusted(control)
+    m_t, v_t, raw_t = adjusted(treatment)
     return compare_estimates(
         method="ratio-cuped",
         control_mean=m_c,
@@ -195,7 +197,5 @@ def ratio_cuped_t_test(
         df=welch_degrees_of_freedom(v_c, control.n, v_t, treatment.n),
         alpha=alpha,
         alternative=side,
-        control_baseline=base_c,
-        treatment_baseline=base_t,
         variance_reduction=_reduction(v_c + v_t, raw_c + raw_t),
     )

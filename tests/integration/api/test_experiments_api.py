@@ -338,6 +338,8 @@ CHECK_CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "ck_experiments_confidence_level_fraction": ({"confidence_level": 0}, "body.confidence_level"),
     "ck_experiments_experiment_type": ({"type": "a/b"}, "body.type"),
+    "ck_experiments_analysis_method": ({"analysis_method": "guess"}, "body.analysis_method"),
+    "ck_experiments_cuped_days_positive": ({"cuped_days": 0}, "body.cuped_days"),
     "ck_variants_weight_fraction": (
         {"variants": [{"key": "a", "weight": 2}]},
         "body.variants.0.weight",

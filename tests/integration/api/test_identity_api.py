@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import DatabaseFactory
 from tests.integration.conftest import PASSWORD, unique
+from verdict.server.app import create_app
+from verdict.server.config import get_settings
+from verdict.server.db import create_db_engine, migrate
+from verdict.server.identity import service
+from verdict.server.identity.schemas import UserCreate
 
 
 def test_login_returns_a_token_that_identifies_the_user(
@@ -218,3 +226,176 @@ def test_a_value_the_database_cannot_compare_is_a_client_error(
     assert response.status_code in {200, 422}  # SQLite compares it; PostgreSQL refuses it
     if response.status_code == 422:
         assert response.headers["content-type"] == "application/problem+json"
+
+
+# -- issue 12, finding 9: the identity items ------------------------------------------
+
+
+def _sdk_key(client: TestClient, admin: dict[str, str], kind: str) -> dict[str, str]:
+    created = client.post(
+        "/api/v1/api-keys",
+        json={"name": "sdk", "kind": kind, "environment": "production"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+@pytest.mark.parametrize("kind", ["server", "client"])
+def test_sdk_keys_are_refused_on_who_am_i_and_log_out(
+    client: TestClient, admin: dict[str, str], kind: str
+) -> None:
+    headers = _sdk_key(client, admin, kind)
+    me = client.get("/api/v1/auth/me", headers=headers)
+    assert me.status_code == 403
+    assert "SDK routes" in me.json()["detail"]
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 403
+
+
+def test_an_admin_key_knows_itself_but_does_not_log_out(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    secret = client.post(
+        "/api/v1/api-keys", json={"name": "ops", "kind": "admin"}, headers=admin
+    ).json()["key"]
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    out = client.post("/api/v1/auth/logout", headers=headers)
+    assert out.status_code == 403
+    assert "revoke" in out.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"is_superuser": 0}, "body.is_superuser"),
+        ({"is_superuser": "true"}, "body.is_superuser"),
+        ({"is_active": "yes"}, "body.is_active"),
+        ({"is_active": 1}, "body.is_active"),
+    ],
+)
+def test_identity_flags_are_strict_booleans(
+    client: TestClient,
+    admin: dict[str, str],
+    make_user: Callable[..., str],
+    body: dict[str, object],
+    field: str,
+) -> None:
+    username = make_user("viewer")
+    user_id = client.get("/api/v1/users", params={"q": username}, headers=admin).json()["items"][0][
+        "id"
+    ]
+    edit = client.patch(f"/api/v1/users/{user_id}", json=body, headers={**admin, "If-Match": "*"})
+    assert edit.status_code == 422
+    assert edit.json()["errors"][0]["field"] == field
+    if "is_superuser" in body:
+        name = unique("strict")
+        create = client.post(
+            "/api/v1/users",
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD, **body},
+            headers=admin,
+        )
+        assert create.status_code == 422
+
+
+def test_email_addresses_are_unique_whatever_their_case(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    name = unique("case")
+    first = client.post(
+        "/api/v1/users",
+        json={"username": name, "email": f"{name.upper()}@Example.COM", "password": PASSWORD},
+        headers=admin,
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["email"] == f"{name}@example.com"
+    again = client.post(
+        "/api/v1/users",
+        json={"username": unique("case"), "email": f"{name}@example.com", "password": PASSWORD},
+        headers=admin,
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/users", {"username": "\u0430dmin"}, "body.username"),  # Cyrillic a
+        ("/api/v1/roles", {"name": "\u0430dmin-team"}, "body.name"),
+        ("/api/v1/roles", {"name": "ops\u200bteam"}, "body.name"),  # zero-width space
+        ("/api/v1/roles", {"name": "\uff41dmins"}, "body.name"),  # fullwidth a
+    ],
+)
+def test_look_alike_names_are_refused_naming_the_field(
+    client: TestClient, admin: dict[str, str], path: str, body: dict[str, str], field: str
+) -> None:
+    if path.endswith("users"):
+        body = {**body, "email": f"{unique('x')}@example.com", "password": PASSWORD}
+    response = client.post(path, json=body, headers=admin)
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert error["field"] == field
+    assert "look" in error["reason"] or "invisible" in error["reason"] or "NFKC" in error["reason"]
+
+
+def test_role_names_in_one_script_are_welcome(client: TestClient, admin: dict[str, str]) -> None:
+    suffix = uuid.uuid4().int % 10**8  # digits: the names' letters stay in one script
+    for name in (f"Équipe produit {suffix}", f"Команда {suffix}", f"開発チーム {suffix}"):
+        response = client.post("/api/v1/roles", json={"name": name}, headers=admin)
+        assert response.status_code == 201, (name, response.text)
+
+
+@pytest.fixture
+def lone_superuser(
+    database_factory: DatabaseFactory, backend: str
+) -> Iterator[tuple[TestClient, dict[str, str], str]]:
+    """An app on a database of its own, with exactly one superuser, signed in."""
+    url = database_factory.new_url(backend)
+    engine = create_db_engine(get_settings(database_url=url))
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = create_app(get_settings(database_url=url))
+    with TestClient(app) as test_client, app.state.session_factory() as session:
+        name = unique("root")
+        user = service.create_user(
+            session,
+            actor=service.SYSTEM,
+            data=UserCreate(
+                username=name, email=f"{name}@example.com", password=PASSWORD, is_superuser=True
+            ),
+        )
+        token = test_client.post(
+            "/api/v1/auth/login", json={"username": name, "password": PASSWORD}
+        ).json()["access_token"]
+        test_client.cookies.clear()
+        yield test_client, {"Authorization": f"Bearer {token}"}, str(user.id)
+
+
+def test_the_last_superuser_cannot_demote_or_deactivate_themselves(
+    lone_superuser: tuple[TestClient, dict[str, str], str],
+) -> None:
+    client, headers, user_id = lone_superuser
+    star = {**headers, "If-Match": "*"}
+    demote = client.patch(f"/api/v1/users/{user_id}", json={"is_superuser": False}, headers=star)
+    assert demote.status_code == 409
+    assert "last active superuser" in demote.json()["detail"]
+    off = client.patch(f"/api/v1/users/{user_id}", json={"is_active": False}, headers=star)
+    assert off.status_code == 409
+    # with a second superuser, stepping down is fine
+    second = client.post(
+        "/api/v1/users",
+        json={
+            "username": unique("root"),
+            "email": f"{unique('root')}@example.com",
+            "password": PASSWORD,
+            "is_superuser": True,
+        },
+        headers=headers,
+    )
+    assert second.status_code == 201
+    assert (
+        client.patch(
+            f"/api/v1/users/{user_id}", json={"is_superuser": False}, headers=star
+        ).status_code
+        == 200
+    )

@@ -60,9 +60,8 @@ def test_a_metric_is_created_read_edited_and_deleted(
         description="Revenue over orders",
         type="ratio",
         denominator=orders["key"],
-        aggregation="percentile",
-        percentile=0.9,
-        value_path="$.properties.amount",
+        aggregation="sum",
+        value_path="$.amount",
         calculation="sum(amount) / count(orders)",
         lower_is_better=False,
         minimum_sample_size=1000,
@@ -318,3 +317,41 @@ def test_viewers_read_metrics_but_cannot_change_them(
     edit = client.patch(url, json={"unit": "x"}, headers={**viewer, "If-Match": '"1"'})
     assert edit.status_code == 403
     assert client.delete(url, headers={**viewer, "If-Match": '"1"'}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"value_path": "order..total"}, "body.value_path"),
+        ({"value_path": "$['order']"}, "body.value_path"),
+        ({"value_path": "order total"}, "body.value_path"),
+    ],
+)
+def test_a_value_path_the_analysis_cannot_read_is_refused_at_save(
+    client: TestClient, admin: Headers, fields: dict[str, Any], field: str
+) -> None:
+    response = client.post(METRICS, json=metric_body(**fields), headers=admin)
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response)
+
+
+def test_a_dotted_value_path_with_or_without_the_root_sign_is_kept(
+    client: TestClient, admin: Headers
+) -> None:
+    for path in ("order.total", "$.order.total"):
+        response = client.post(METRICS, json=metric_body(value_path=path), headers=admin)
+        assert response.status_code == 201, response.text
+        assert response.json()["value_path"] == path
+
+
+def test_a_ratio_cannot_take_a_percentile(client: TestClient, admin: Headers) -> None:
+    orders = client.post(METRICS, json=metric_body(), headers=admin).json()["key"]
+    response = client.post(
+        METRICS,
+        json=metric_body(
+            type="ratio", denominator=orders, aggregation="percentile", percentile=0.9
+        ),
+        headers=admin,
+    )
+    assert response.status_code == 422, response.text
+    assert "body.aggregation" in fields_of(response)

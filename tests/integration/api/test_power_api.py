@@ -47,7 +47,9 @@ def test_relative_mde_is_read_against_the_baseline(
 
 
 def test_mean_sample_size_matches_statsmodels(client: TestClient, viewer: dict[str, str]) -> None:
-    expected = NormalIndPower().solve_power(effect_size=0.5 / 4.0, alpha=0.05, power=0.9)
+    # Three variants: the analysis Holm-adjusts across two comparisons, so the plan
+    # tests each at alpha / 2.
+    expected = NormalIndPower().solve_power(effect_size=0.5 / 4.0, alpha=0.025, power=0.9)
     response = client.post(
         "/api/v1/power",
         json={
@@ -62,6 +64,72 @@ def test_mean_sample_size_matches_statsmodels(client: TestClient, viewer: dict[s
     ).json()
     assert response["sample_size_per_variant"] == math.ceil(expected)
     assert response["total_sample_size"] == 3 * math.ceil(expected)
+    assert response["comparisons"] == 2
+    assert response["level"] == pytest.approx(0.025)
+    assert "Holm across 2 comparisons" in response["method"]
+
+
+def test_metrics_and_variants_make_the_holm_family(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    body = {"metric": "mean", "baseline": 20.0, "std": 4.0, "mde": 0.5, "variants": 3}
+    response = client.post("/api/v1/power", json={**body, "metrics": 2}, headers=viewer).json()
+    expected = NormalIndPower().solve_power(effect_size=0.5 / 4.0, alpha=0.05 / 4, power=0.8)
+    assert response["comparisons"] == 4
+    assert response["sample_size_per_variant"] == math.ceil(expected)
+
+
+def test_one_sided_plans_are_one_sided(client: TestClient, viewer: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/power",
+        json={"metric": "mean", "baseline": 20.0, "std": 4.0, "mde": 0.5, "alternative": "greater"},
+        headers=viewer,
+    ).json()
+    expected = NormalIndPower().solve_power(
+        effect_size=0.5 / 4.0, alpha=0.05, power=0.8, alternative="larger"
+    )
+    assert response["sample_size_per_variant"] == math.ceil(expected)
+
+
+def test_a_sequential_plan_needs_more_units_than_a_fixed_one(
+    client: TestClient, viewer: dict[str, str]
+) -> None:
+    body = {"metric": "proportion", "baseline": 0.10, "mde": 0.02}
+    fixed = client.post("/api/v1/power", json=body, headers=viewer).json()
+    sequential = client.post(
+        "/api/v1/power", json={**body, "sequential": True}, headers=viewer
+    ).json()
+    assert sequential["sample_size_per_variant"] > fixed["sample_size_per_variant"]
+    assert sequential["method"].startswith("sequential")
+
+
+def test_an_unreachable_effect_says_why(client: TestClient, viewer: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/power",
+        json={"metric": "proportion", "baseline": 0.5, "sample_size_per_variant": 10},
+        headers=viewer,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mde_absolute"] is None
+    # Reference: the power of the largest possible change, 50 % -> 100 %, with scipy.
+    se0 = math.sqrt(0.75 * 0.25 * 2 / 10)
+    se1 = math.sqrt(0.5 * 0.5 / 10)
+    best = norm.cdf((0.5 - norm.ppf(0.975) * se0) / se1)
+    assert "No effect is detectable with 10 units per variant" in body["note"]
+    assert f"{best:.1%}" in body["note"]
+
+
+@pytest.mark.parametrize("field", ["baseline", "mde", "std", "alpha", "daily_units"])
+def test_not_a_number_is_refused_as_not_finite(
+    client: TestClient, viewer: dict[str, str], field: str
+) -> None:
+    body: dict[str, object] = {"metric": "mean", "baseline": 1.0, "std": 1.0, "mde": 0.1}
+    body[field] = "NaN"
+    response = client.post("/api/v1/power", json=body, headers=viewer)
+    assert response.status_code == 422
+    error = next(e for e in response.json()["errors"] if e["field"] == f"body.{field}")
+    assert "finite" in error["reason"]
 
 
 def test_mean_mde_for_a_given_size_has_the_requested_power_in_statsmodels(
@@ -103,6 +171,21 @@ def test_achieved_power_at_the_table_size_is_eighty_percent(
         ({"metric": "proportion", "baseline": 0.95, "mde": 0.1}, "body.baseline"),
         ({"metric": "proportion", "baseline": 0.1, "mde": 0.01, "alpha": 1.5}, "body.alpha"),
         ({"metric": "median", "baseline": 0.1, "mde": 0.01}, "body.metric"),
+        (
+            {
+                "metric": "mean",
+                "baseline": 1.0,
+                "std": 1.0,
+                "mde": 0.1,
+                "sequential": True,
+                "alternative": "less",
+            },
+            "body.alternative",
+        ),
+        (
+            {"metric": "mean", "baseline": 1.0, "std": 1.0, "mde": -0.1, "alternative": "greater"},
+            "body.mde",
+        ),
     ],
 )
 def test_bad_questions_are_refused_naming_the_field(

@@ -129,9 +129,13 @@ def _comparison() -> Comparison[FloatArray]:
 def test_flat_normal_model_gives_normal_chance_interval_and_truncated_normal_risks() -> None:
     comparison = _comparison()
     result = normal_effect_test(comparison).item()
-    lift = comparison.item().relative
+    lift, difference = comparison.item().relative, comparison.item().absolute
     mu, sd = lift.estimate, lift.std_error
-    assert result.chance_to_win == pytest.approx(stats.norm.sf(0, mu, sd))
+    # "The lift is positive" is "the difference is positive": its chance comes from the
+    # (symmetric) normal posterior of the difference.
+    assert result.chance_to_win == pytest.approx(
+        stats.norm.sf(0, difference.estimate, difference.std_error)
+    )
     assert result.effect.lower == pytest.approx(stats.norm.ppf(0.025, mu, sd))
     # E[max(D, 0)] = P(D > 0) E[D | D > 0], with scipy's truncated normal.
     above = stats.truncnorm((0 - mu) / sd, np.inf, loc=mu, scale=sd).mean()
@@ -151,9 +155,19 @@ def test_proper_normal_prior_matches_numerical_posterior() -> None:
 
     mass, _ = integrate.quad(unnormalised, -1, 1, points=[0.0, lift.estimate])
     mean, _ = integrate.quad(lambda x: x * unnormalised(x), -1, 1, points=[0.0, lift.estimate])
-    above, _ = integrate.quad(unnormalised, 0, 1)
     assert result.effect.mean == pytest.approx(mean / mass, rel=1e-7)
-    assert result.chance_to_win == pytest.approx(above / mass, rel=1e-7)
+    # The chance to win: the same prior read on the difference (lift x |control mean|).
+    diff, base = comparison.item().absolute, abs(comparison.item().control_mean)
+
+    def on_difference(d: float) -> float:
+        return stats.norm.pdf(d, diff.estimate, diff.std_error) * stats.norm.pdf(
+            d, 0.0, 0.02 * base
+        )
+
+    span = 20 * diff.std_error
+    total, _ = integrate.quad(on_difference, -span, span, points=[0.0, diff.estimate])
+    above, _ = integrate.quad(on_difference, 0, span, points=[diff.estimate])
+    assert result.chance_to_win == pytest.approx(above / total, rel=1e-7)
     assert abs(result.effect.mean) < abs(lift.estimate)  # shrunk towards the prior mean
 
 

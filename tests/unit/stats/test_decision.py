@@ -9,10 +9,12 @@ from verdict.stats import (
     MeanSummary,
     PrimaryOutcome,
     ProportionSummary,
+    RatioSummary,
     Verdict,
     decide,
     make_sequential,
     non_inferiority,
+    ratio_delta_test,
     sample_ratio_check,
     two_proportion_z_test,
     welch_t_test,
@@ -133,3 +135,76 @@ def test_holm_adjustment_can_remove_a_marginal_win() -> None:
     decision = decide(primary=marginal, units=UNITS, control="control")
     assert decision.verdict is Verdict.NO_DIFFERENCE
     assert "Holm-adjusted" in decision.reasons[0]
+
+
+def _ratio_without_control_denominator() -> PrimaryOutcome:
+    empty = RatioSummary(MeanSummary(40, 0.0, 0.0), MeanSummary(40, 0.0, 0.0), 0.0)
+    some = RatioSummary(MeanSummary(40, 80.0, 400.0), MeanSummary(40, 20.0, 30.0), 90.0)
+    return PrimaryOutcome("revenue per order", "B", ratio_delta_test(empty, some).item())
+
+
+def test_a_metric_that_cannot_be_judged_is_reported_and_the_others_still_decide() -> None:
+    decision = decide(
+        primary=[_primary(1_200), _ratio_without_control_denominator()],
+        units=UNITS,
+        control="control",
+        required_units=10_000,
+    )
+    assert decision.verdict is Verdict.SHIP
+    assert decision.variant == "B"
+    [unjudged] = decision.cannot_judge
+    assert (unjudged.metric, unjudged.variant, unjudged.kind) == (
+        "revenue per order",
+        "B",
+        "primary metric",
+    )
+    assert "no denominator" in unjudged.reason
+    assert any("Cannot judge primary metric 'revenue per order'" in r for r in decision.reasons)
+    assert json.loads(json.dumps(decision.to_dict()))["cannot_judge"][0]["metric"] == (
+        "revenue per order"
+    )
+
+
+def test_an_unjudgeable_metric_still_counts_in_the_holm_family() -> None:
+    # p = 0.03 alone would win; Holm over the two planned comparisons says no.
+    decision = decide(
+        primary=[_primary(1_088), _ratio_without_control_denominator()],
+        units=UNITS,
+        control="control",
+        required_units=10_000,
+    )
+    assert decision.verdict is Verdict.NO_DIFFERENCE
+
+
+def test_nothing_judgeable_keeps_running() -> None:
+    decision = decide(
+        primary=[_ratio_without_control_denominator()], units=UNITS, control="control"
+    )
+    assert decision.verdict is Verdict.KEEP_RUNNING
+    assert "not enough data" in decision.reasons[0]
+
+
+def test_a_guardrail_after_two_units_neither_breaches_nor_passes() -> None:
+    # 1/1 against 0/1: zero estimated variance, which used to read as p = 0.
+    tiny = two_proportion_z_test(ProportionSummary(1, 1), ProportionSummary(1, 0))
+    guardrail = GuardrailOutcome("checkout", "B", non_inferiority(tiny, margin=0.02).item())
+    decision = decide(
+        primary=[_primary(1_200)],
+        units=UNITS,
+        control="control",
+        guardrails=[guardrail],
+        required_units=10_000,
+    )
+    assert decision.verdict is Verdict.KEEP_RUNNING
+    assert decision.cannot_judge[0].kind == "guardrail"
+    assert any("not enough data to judge it" in r for r in decision.reasons)
+
+
+def test_small_counts_are_repeated_as_a_warning() -> None:
+    few = two_proportion_z_test(ProportionSummary(1_000, 0), ProportionSummary(1_000, 5))
+    decision = decide(
+        primary=[PrimaryOutcome("purchase", "B", few.item())],
+        units=UNITS,
+        control="control",
+    )
+    assert any(r.startswith("Warning on 'purchase'") for r in decision.reasons)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from tests.unit.stats.samples import mean_summary, ratio_summary
@@ -70,10 +70,26 @@ def test_relative_lift_is_treatment_over_control_minus_one_with_delta_method_err
     assert result.relative.std_error == pytest.approx(
         np.sqrt(grad_c**2 * v_c + grad_t**2 * v_t), rel=1e-6
     )
-    t = stats.t(result.degrees_of_freedom)
-    assert result.relative.upper == pytest.approx(
-        result.relative.estimate + t.ppf(0.975) * result.relative.std_error
-    )
+    assert result.relative.p_value == result.absolute.p_value
+
+
+def test_relative_interval_is_fiellers_set_of_ratios_the_contrast_test_accepts() -> None:
+    rng = np.random.default_rng(4)
+    control, treatment = rng.lognormal(2.0, 1.0, 150), rng.lognormal(2.1, 1.0, 170)
+    result = welch_t_test(mean_summary(control), mean_summary(treatment)).item()
+    q = stats.t.ppf(0.975, result.degrees_of_freedom)
+
+    def contrast(ratio: float) -> float:
+        # scipy's Welch statistic of treatment against ratio x control is
+        # (m_t - ratio m_c) / sqrt(v_t + ratio**2 v_c): Fieller's pivot.
+        return float(stats.ttest_ind(treatment, ratio * control, equal_var=False).statistic)
+
+    estimate = treatment.mean() / control.mean()
+    lower = optimize.brentq(lambda r: contrast(r) - q, 1e-3, estimate, xtol=1e-14)
+    upper = optimize.brentq(lambda r: contrast(r) + q, estimate, 100.0, xtol=1e-14)
+    assert result.relative.lower == pytest.approx(lower - 1, abs=1e-10)
+    assert result.relative.upper == pytest.approx(upper - 1, abs=1e-10)
+    assert result.relative.lower <= result.relative.estimate <= result.relative.upper
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
@@ -20,6 +20,7 @@ from verdict.stats import (
     power_proportions,
     sample_size_means,
     sample_size_proportions,
+    sequential_critical_z,
     two_proportion_z_test,
 )
 
@@ -104,6 +105,55 @@ def test_proportion_mde_inverts_the_sample_size(
 
 def test_an_impossible_mde_is_nan() -> None:
     assert np.isnan(minimum_detectable_effect_proportions(n=3, baseline=0.5))
+
+
+@pytest.mark.parametrize("comparisons", [1, 2, 3, 6])
+def test_holm_family_is_planned_at_alpha_over_the_number_of_comparisons(
+    comparisons: int,
+) -> None:
+    expected = NormalIndPower().solve_power(effect_size=0.1, alpha=0.05 / comparisons, power=0.8)
+    ours = sample_size_means(mde=0.1, std=1.0, comparisons=comparisons)
+    assert float(ours) == math.ceil(expected)
+    achieved = NormalIndPower().power(effect_size=0.1, nobs1=2_000, alpha=0.05 / comparisons)
+    assert float(power_means(n=2_000, mde=0.1, std=1.0, comparisons=comparisons)) == pytest.approx(
+        achieved, rel=1e-9
+    )
+
+
+def test_one_sided_plans_match_statsmodels() -> None:
+    expected = NormalIndPower().solve_power(
+        effect_size=0.1, alpha=0.05, power=0.8, alternative="larger"
+    )
+    assert float(sample_size_means(mde=0.1, std=1.0, alternative="greater")) == math.ceil(expected)
+    assert float(sample_size_means(mde=-0.1, std=1.0, alternative="less")) == math.ceil(expected)
+    with pytest.raises(ValueError, match="mde: must be positive for alternative 'greater'"):
+        sample_size_means(mde=-0.1, std=1.0, alternative="greater")
+
+
+def test_sequential_plan_rejects_where_the_mixture_p_value_reaches_the_level() -> None:
+    # Johari et al.'s mixture p-value computed here, solved for |z| with brentq.
+    alpha, tuning, total, level = 0.05, 5_000.0, 6_000.0, 0.025
+    log_term = -2 * math.log(alpha)
+    rho2 = (log_term + math.log(log_term + 1)) / tuning
+
+    def log_p(z: float) -> float:
+        growth = total * rho2 + 1
+        return 0.5 * math.log(growth) - rho2 * total * z**2 / (2 * growth) - math.log(level)
+
+    expected = optimize.brentq(log_p, 0.0, 20.0, xtol=1e-14)
+    ours = sequential_critical_z(np.asarray(total), level=level, alpha=alpha, tuning_units=tuning)
+    assert float(ours) == pytest.approx(expected, rel=1e-10)
+    n = float(sample_size_means(mde=0.1, std=1.0, sequential=True, comparisons=2))
+    planned = float(power_means(n=n, mde=0.1, std=1.0, sequential=True, comparisons=2))
+    below = float(power_means(n=n - 1, mde=0.1, std=1.0, sequential=True, comparisons=2))
+    assert below < 0.8 <= planned
+
+
+def test_sequential_plans_refuse_one_sided_tests() -> None:
+    with pytest.raises(ValueError, match="alternative: sequential tests are two-sided"):
+        sample_size_means(mde=0.1, std=1.0, sequential=True, alternative="greater")
+    with pytest.raises(ValueError, match="comparisons: must be a whole number"):
+        sample_size_means(mde=0.1, std=1.0, comparisons=0)
 
 
 def test_days_remaining_follows_the_slowest_variant() -> None:

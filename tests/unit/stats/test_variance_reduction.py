@@ -44,9 +44,11 @@ def test_cuped_is_welch_on_the_adjusted_values() -> None:
     ref = stats.ttest_ind(y_t - theta * x_t, y_c - theta * x_c, equal_var=False)
     assert ours.absolute.p_value == pytest.approx(ref.pvalue, rel=1e-9)
     assert ours.degrees_of_freedom == pytest.approx(ref.df, rel=1e-9)
-    # Relative lift: adjusted difference over the unadjusted control mean.
-    adjusted = (y_t - theta * x_t).mean() - (y_c - theta * x_c).mean()
-    assert ours.relative.estimate == pytest.approx(adjusted / y_c.mean())
+    # Relative lift: adjusted difference over the adjusted control mean.
+    x_pooled = x.mean()
+    adjusted_c = (y_c - theta * (x_c - x_pooled)).mean()
+    adjusted_t = (y_t - theta * (x_t - x_pooled)).mean()
+    assert ours.relative.estimate == pytest.approx(adjusted_t / adjusted_c - 1)
 
 
 def test_variance_reduction_is_one_minus_rho_squared() -> None:

@@ -17,13 +17,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.analysis.models import Metric, MetricAggregation, MetricCapping, MetricType
 from verdict.server.analysis.schemas import MetricCreate, MetricOut, MetricUpdate
 from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
-from verdict.server.api.versioning import check_version
+from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
@@ -31,7 +30,6 @@ from verdict.server.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    StaleVersionError,
 )
 from verdict.server.experiments.models import Experiment, ExperimentMetric
 from verdict.server.identity.auth import Principal
@@ -180,6 +178,10 @@ def _rule_problems(
                 ("body.denominator", f"the denominator {denominator_key!r} is itself a ratio")
             )
     percentile = values["percentile"]
+    if is_ratio and values["aggregation"] is MetricAggregation.PERCENTILE:
+        problems.append(
+            ("body.aggregation", "a ratio metric sums its parts; percentile aggregation is not one")
+        )
     if values["aggregation"] is MetricAggregation.PERCENTILE:
         if percentile is None:
             problems.append(
@@ -284,14 +286,10 @@ def update_metric(
     metric.denominator = denominator
     metric.owner_id = owner_id
     metric.updated_at = utcnow()
-    try:
+    with stale_edit(
+        session, f"metric {key!r} was changed by someone else meanwhile; read it again"
+    ):
         session.flush()
-    except StaleDataError as exc:
-        session.rollback()
-        raise StaleVersionError(
-            f"metric {key!r} was changed by someone else meanwhile; read it again",
-            field="header.If-Match",
-        ) from exc
     record(
         session,
         actor=actor,

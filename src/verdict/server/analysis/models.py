@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnalysisMethod",
+    "AnalysisRun",
+    "AnalysisRunStatus",
+    "AnalysisState",
     "ExperimentResult",
     "Metric",
     "MetricAggregation",
@@ -71,6 +74,13 @@ class AnalysisMethod(enum.StrEnum):
     FREQUENTIST = "frequentist"
     BAYESIAN = "bayesian"
     SEQUENTIAL = "sequential"
+
+
+class AnalysisRunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Metric(TimestampMixin, VersionedMixin, Base):
@@ -196,6 +206,10 @@ class ExperimentResult(Base):
         ),
         Index("ix_experiment_results_variant_id", "variant_id"),
         Index("ix_experiment_results_phase_id", "phase_id"),
+        Index("ix_experiment_results_run_id", "run_id"),
+        CheckConstraint(
+            "(dimension IS NULL) = (dimension_value IS NULL)", name="dimension_with_value"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -227,8 +241,102 @@ class ExperimentResult(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     data_window_start: Mapped[dt.datetime | None]
     data_window_end: Mapped[dt.datetime | None]
+    # The analysis run that produced the row (null for rows written by hand or imported).
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="CASCADE")
+    )
+    # A breakdown: the assignment-context attribute and its value; null for the overall row.
+    dimension: Mapped[str | None] = mapped_column(String(100))
+    dimension_value: Mapped[str | None] = mapped_column(String(255))
+    absolute_ci_lower: Mapped[float | None] = mapped_column(Float)
+    absolute_ci_upper: Mapped[float | None] = mapped_column(Float)
+    # CUPED rows: the share of variance the covariate removed.
+    variance_reduction: Mapped[float | None] = mapped_column(Float)
+    # Why a figure is missing ("not enough data", "no control units", ...).
+    note: Mapped[str | None] = mapped_column(Text)
 
     experiment: Mapped[Experiment] = relationship()
     variant: Mapped[Variant] = relationship(viewonly=True)
     metric: Mapped[Metric] = relationship()
     phase: Mapped[ExperimentPhase | None] = relationship()
+
+
+class AnalysisRun(Base):
+    """One analysis of one experiment: its status, window, checks, verdict and series.
+
+    A failed run keeps its error and leaves the previous run's results in place; the
+    results of a run are only visible once it has succeeded.
+    """
+
+    __tablename__ = "analysis_runs"
+    __table_args__ = (
+        Index("ix_analysis_runs_experiment_id_created_at", "experiment_id", "created_at"),
+        CheckConstraint(
+            "finished_at IS NULL OR started_at IS NULL OR finished_at >= started_at",
+            name="finished_after_started",
+        ),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE")
+    )
+    phase_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("experiment_phases.id", ondelete="SET NULL")
+    )
+    status: Mapped[AnalysisRunStatus] = mapped_column(
+        db_enum(AnalysisRunStatus, "analysis_run_status")
+    )
+    full: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    trigger: Mapped[str] = mapped_column(String(20))  # api, cli, worker
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    stage: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    error_field: Mapped[str | None] = mapped_column(String(255))
+    data_window_start: Mapped[dt.datetime | None]
+    data_window_end: Mapped[dt.datetime | None]
+    # The event window this run scanned: all of it on a full run, the new part otherwise.
+    scanned_from: Mapped[dt.datetime | None]
+    scanned_to: Mapped[dt.datetime | None]
+    method: Mapped[AnalysisMethod | None] = mapped_column(
+        db_enum(AnalysisMethod, "analysis_method")
+    )
+    # {"exposures": {variant: n}, "multiple_exposures": n, ...}
+    summary: Mapped[dict[str, Any] | None] = mapped_column()
+    srm: Mapped[dict[str, Any] | None] = mapped_column()
+    decision: Mapped[dict[str, Any] | None] = mapped_column()
+    # {metric key: [{"day", "variant", "units", "mean", "lift", ...}, ...]}
+    timeseries: Mapped[dict[str, Any] | None] = mapped_column()
+
+    experiment: Mapped[Experiment] = relationship()
+
+
+class AnalysisState(Base):
+    """Per experiment: the incremental state, the inputs last analysed, retries and lock.
+
+    The lock columns are the portable lock (a conditional UPDATE of this row), used on
+    SQLite; PostgreSQL takes an advisory lock instead and leaves them empty.
+    """
+
+    __tablename__ = "analysis_states"
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    incremental: Mapped[dict[str, Any] | None] = mapped_column()
+    inputs_marker: Mapped[str | None] = mapped_column(String(255))
+    last_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="SET NULL")
+    )
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[dt.datetime | None]

@@ -20,6 +20,9 @@ Key = Annotated[
 ]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Username = Annotated[str, StringConstraints(min_length=1, max_length=150)]
+# Names of letters, digits and _ joined by dots, optionally after ``$.``: each part ends
+# up in the JSON path expression of every analysis engine, where these are safe.
+VALUE_PATH_PATTERN = r"^(\$\.)?[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"
 
 
 class MetricCreate(RequestModel):
@@ -35,7 +38,11 @@ class MetricCreate(RequestModel):
         default=None, gt=0, lt=1, description="Percentile aggregation only: 0-1, e.g. 0.9."
     )
     value_path: str | None = Field(
-        default=None, max_length=255, description="JSON path to the value in the event."
+        default=None,
+        max_length=255,
+        pattern=VALUE_PATH_PATTERN,
+        description="Dotted path to the value in the event's properties (`order.total` or "
+        "`$.order.total`); null: the event's `value`.",
     )
     calculation: str | None = Field(default=None, description="How the figure is calculated.")
     denominator: Key | None = Field(
@@ -69,7 +76,7 @@ class MetricUpdate(RequestModel):
     type: MetricType | None = None
     aggregation: MetricAggregation | None = None
     percentile: float | None = Field(default=None, gt=0, lt=1)
-    value_path: str | None = Field(default=None, max_length=255)
+    value_path: str | None = Field(default=None, max_length=255, pattern=VALUE_PATH_PATTERN)
     calculation: str | None = None
     denominator: Key | None = None
     lower_is_better: bool | None = None

@@ -1,7 +1,9 @@
 """Cursor paging: stable under inserts, cheap at any depth.
 
 A cursor encodes the sort value and id of the last row served; the next page asks for
-rows after that pair in the same order. Cursors are opaque base64 JSON to clients.
+rows after that pair in the same order. Cursors are opaque base64 JSON to clients;
+one that this API did not issue (forged, or from another sort) is refused with 400
+naming ``query.cursor`` before any query runs.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +22,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from verdict.server.errors import InvalidInputError
+from verdict.server.errors import DomainError, InvalidInputError
 
-__all__ = ["MAX_LIMIT", "Page", "PageRequest", "page_request", "paginate"]
+__all__ = [
+    "MAX_LIMIT",
+    "InvalidCursorError",
+    "Page",
+    "PageRequest",
+    "page_request",
+    "paginate",
+]
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -41,18 +51,33 @@ class PageRequest:
     sort: str
 
 
-def page_request(default_sort: str) -> Any:
-    """A dependency reading ``limit``, ``cursor`` and ``sort`` with a per-route default."""
+def page_request(default_sort: str, sortable: Sequence[str] = ()) -> Any:
+    """A dependency reading ``limit``, ``cursor`` and ``sort`` with a per-route default.
+
+    ``sortable`` (the names the service's ``paginate`` accepts) puts them in the spec
+    as the pattern ``sort`` must match, so that a client, or a generated test, knows
+    which values are valid; without it ``sort`` is any text and a wrong one is refused
+    by ``paginate`` (422 naming ``query.sort``).
+    """
+    names = "|".join(re.escape(name) for name in sortable)
+    choices = f" One of {', '.join(sortable)}." if sortable else ""
 
     def dependency(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
         cursor: Annotated[str | None, Query(description="From the previous page.")] = None,
-        sort: Annotated[
-            str, Query(description="Field to sort by; prefix with - for descending.")
-        ] = default_sort,
+        sort: str = default_sort,
     ) -> PageRequest:
         return PageRequest(limit=limit, cursor=cursor, sort=sort)
 
+    # Set as an object, not written in the signature: annotations are evaluated in
+    # the module's namespace, where this call's ``choices`` and ``names`` are not.
+    dependency.__annotations__["sort"] = Annotated[
+        str,
+        Query(
+            description=f"Field to sort by; prefix with - for descending.{choices}",
+            pattern=f"^-?({names})$" if names else None,
+        ),
+    ]
     return dependency
 
 
@@ -63,13 +88,60 @@ def _encode(value: Any, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+class InvalidCursorError(DomainError):
+    """A ``cursor`` this API did not issue (forged, truncated, or for another sort);
+    a bad request (400), like any other input that cannot even be read."""
+
+    title = "Invalid cursor"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a cursor this API issued: {reason}", field="query.cursor")
+
+
 def _decode(cursor: str) -> tuple[Any, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, row_id = json.loads(raw)
+        decoded = json.loads(raw)
+    except (ValueError, binascii.Error) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidCursorError("it is not base64 JSON") from exc
+    if not isinstance(decoded, list) or len(decoded) != 2 or not isinstance(decoded[1], str):
+        raise InvalidCursorError("it is not a [value, id] pair")
+    value, row_id = decoded
+    try:
         return value, uuid.UUID(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidInputError("not a cursor this API issued", field="query.cursor") from exc
+    except ValueError as exc:
+        raise InvalidCursorError("its id is not a UUID") from exc
+
+
+def _sort_value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """The cursor's sort value as the column's Python type, the way ``_encode`` wrote
+    it (dates and times as ISO 8601 text, everything else as JSON has it)."""
+    if value is None:
+        return None
+    try:
+        python_type: type = column.type.python_type
+    except NotImplementedError:
+        python_type = object
+    if hasattr(python_type, "fromisoformat"):  # datetime, date, time
+        if not isinstance(value, str):
+            raise InvalidCursorError(f"its {column.key} is not a date")
+        try:
+            return python_type.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidCursorError(f"its {column.key} is not a date") from exc
+    if issubclass(python_type, bool):
+        expected: tuple[type, ...] = (bool,)
+    elif issubclass(python_type, int | float):
+        expected = (int, float)
+    elif issubclass(python_type, str):
+        expected = (str,)
+    else:
+        expected = (str, int, float, bool)
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        raise InvalidCursorError(f"its {column.key} has the wrong type")
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidCursorError(f"its {column.key} holds a NUL character")
+    return value
 
 
 def paginate(
@@ -91,10 +163,8 @@ def paginate(
         )
     column = sortable[name]
     if request.cursor is not None:
-        value, last_id = _decode(request.cursor)
-        python_type = column.type.python_type
-        if value is not None and hasattr(python_type, "fromisoformat"):
-            value = python_type.fromisoformat(value)
+        raw_value, last_id = _decode(request.cursor)
+        value = _sort_value(raw_value, column)
         if descending:
             after = or_(column < value, and_(column == value, id_column < last_id))
         else:

@@ -7,13 +7,17 @@ one too (412), so two people editing the same flag never silently overwrite each
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Header, Response
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.errors import StaleVersionError, VersionRequiredError
 
-__all__ = ["IfMatch", "check_version", "etag", "etag_matches", "set_etag"]
+__all__ = ["IfMatch", "check_version", "etag", "etag_matches", "set_etag", "stale_edit"]
 
 IfMatch = Annotated[
     str | None,
@@ -55,3 +59,14 @@ def check_version(if_match: str | None, current: int) -> None:
         "read it again and reapply your change",
         field="header.If-Match",
     )
+
+
+@contextmanager
+def stale_edit(session: Session, message: str) -> Iterator[None]:
+    """Around the flush of an edit: when a concurrent edit got there first (the ORM's
+    version check finds no row), roll back and answer 412 with ``message``."""
+    try:
+        yield
+    except StaleDataError as exc:
+        session.rollback()
+        raise StaleVersionError(message, field="header.If-Match") from exc

@@ -66,7 +66,17 @@ from verdict.server.identity.auth import Principal
 __all__ = ["FrozenFieldsError", "update_experiment"]
 
 _DESCRIPTIVE = frozenset({"name", "description", "hypothesis", "tags", "owner", "target"})
-_ANALYSIS = frozenset({"metrics", "minimum_sample_size", "confidence_level"})
+_ANALYSIS = frozenset(
+    {
+        "metrics",
+        "minimum_sample_size",
+        "confidence_level",
+        "data_source",
+        "analysis_method",
+        "cuped_days",
+        "breakdowns",
+    }
+)
 _LIVE = frozenset(
     {
         "variants",
@@ -116,6 +126,8 @@ _NOT_NULL = frozenset(
         "tags",
         "variants",
         "metrics",
+        "analysis_method",
+        "breakdowns",
     }
 )
 # Plain columns copied from the request as they are.
@@ -136,6 +148,8 @@ _COLUMNS = (
     "hash_seed",
     "minimum_sample_size",
     "confidence_level",
+    "analysis_method",
+    "cuped_days",
     "tags",
     "start_at",
     "end_at",
@@ -154,6 +168,10 @@ class FrozenFieldsError(ConflictError):
 def _current(experiment: Experiment, name: str) -> Any:
     if name == "environment":
         return experiment.environment.key if experiment.environment else None
+    if name == "data_source":
+        return experiment.data_source.key if experiment.data_source else None
+    if name == "breakdowns":
+        return list(experiment.breakdowns or [])
     if name == "owner":
         return experiment.owner.username if experiment.owner else None
     if name in ("include_segments", "exclude_segments"):
@@ -264,6 +282,11 @@ def update_experiment(
         if "owner" in sent
         else experiment.owner
     )
+    data_source = (
+        references.resolve_data_source(session, data.data_source, problems, "body.data_source")
+        if "data_source" in sent
+        else experiment.data_source
+    )
     segment_links = None
     if {"include_segments", "exclude_segments"} & sent:
         include = data.include_segments if "include_segments" in sent else None
@@ -317,6 +340,10 @@ def update_experiment(
         experiment.environment = environment
     if "owner" in sent:
         experiment.owner = owner
+    if "data_source" in sent:
+        experiment.data_source = data_source
+    if data.breakdowns is not None:
+        experiment.breakdowns = list(data.breakdowns)
 
     if status in (ExperimentStatus.RUNNING, ExperimentStatus.PAUSED):
         failures = start_rule_failures(

@@ -26,12 +26,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from verdict.server.analysis.models import AnalysisMethod
 from verdict.server.db.base import Base, TimestampMixin, VersionedMixin, new_id, utcnow
 from verdict.server.db.keys import key_constraints
 from verdict.server.db.types import db_enum
 
 if TYPE_CHECKING:
     from verdict.server.analysis.models import Metric
+    from verdict.server.datasources.models import DataSource
     from verdict.server.environments.models import Environment
     from verdict.server.identity.models import User
     from verdict.server.segments.models import Segment
@@ -113,6 +115,8 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
         Index("ix_experiments_owner_id", "owner_id"),
         Index("ix_experiments_layer", "layer"),
         Index("ix_experiments_environment_id", "environment_id"),
+        Index("ix_experiments_data_source_id", "data_source_id"),
+        CheckConstraint("cuped_days IS NULL OR cuped_days > 0", name="cuped_days_positive"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -159,6 +163,19 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
         ForeignKey("variants.id", ondelete="SET NULL", use_alter=True)
     )
     statistical_significance: Mapped[float | None] = mapped_column(Float)
+    # Analysis settings: where the data is read (null: Verdict's own database), the
+    # method, the CUPED pre-exposure window in days (null: no CUPED) and the
+    # assignment-context attributes results are broken down by.
+    data_source_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("data_sources.id", ondelete="RESTRICT")
+    )
+    analysis_method: Mapped[AnalysisMethod] = mapped_column(
+        db_enum(AnalysisMethod, "analysis_method"),
+        default=AnalysisMethod.FREQUENTIST,
+        server_default=AnalysisMethod.FREQUENTIST.value,
+    )
+    cuped_days: Mapped[float | None] = mapped_column(Float)
+    breakdowns: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -168,6 +185,7 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     environment: Mapped[Environment | None] = relationship()
+    data_source: Mapped[DataSource | None] = relationship()
     variants: Mapped[list[Variant]] = relationship(
         back_populates="experiment",
         cascade="all, delete-orphan",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verdict.server.analysis.models import Metric
+from verdict.server.datasources.models import DataSource
 from verdict.server.environments.models import Environment
 from verdict.server.experiments.models import ExperimentSegment, MetricRole, SegmentMatch
 from verdict.server.experiments.rules import FieldProblems
@@ -21,6 +22,7 @@ from verdict.server.identity.models import User
 from verdict.server.segments.models import Segment
 
 __all__ = [
+    "resolve_data_source",
     "resolve_environment",
     "resolve_metric_links",
     "resolve_owner",
@@ -38,6 +40,19 @@ def resolve_environment(
     if environment is None:
         problems.append((field, f"unknown environment {key!r}"))
     return environment
+
+
+def resolve_data_source(
+    session: Session, key: str | None, problems: FieldProblems, field: str
+) -> DataSource | None:
+    if key is None:
+        return None
+    source = session.scalars(select(DataSource).where(DataSource.key == key)).first()
+    if source is None:
+        problems.append((field, f"unknown data source {key!r}"))
+    elif source.archived:
+        problems.append((field, f"data source {key!r} is archived"))
+    return source
 
 
 def resolve_owner(

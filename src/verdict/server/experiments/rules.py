@@ -15,6 +15,12 @@ from typing import Any, Protocol
 
 from verdict.engine import ConfigError, SegmentTable, compile_condition
 from verdict.engine.hashing import WEIGHT_SUM_TOLERANCE
+from verdict.engine.limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_CONDITION_NODES,
+    MAX_SEGMENT_REFERENCES,
+    measure_condition,
+)
 from verdict.server.errors import InvalidInputError
 from verdict.server.experiments.models import Experiment, MetricRole
 
@@ -54,11 +60,22 @@ def _join(prefix: str, json_path: str) -> str:
 def targeting_problems(
     condition: Mapping[str, Any], segments: Mapping[str, Any], field: str
 ) -> FieldProblems:
-    """Compile ``condition`` with the engine; report each issue at its JSON path."""
+    """Compile ``condition`` with the engine; report each issue at its JSON path.
+
+    The configuration wraps an experiment's targeting in ``$and`` with its segment
+    links (one level, and a node per link plus three), so targeting must leave that
+    room under the engine's limits.
+    """
     try:
         compile_condition(condition, SegmentTable(segments), path="$")
+        shape = measure_condition(condition, "$")
     except ConfigError as exc:
         return [(_join(field, issue.path), issue.reason) for issue in exc.issues]
+    if shape.depth >= MAX_CONDITION_DEPTH:
+        return [(field, f"nests deeper than {MAX_CONDITION_DEPTH - 1} levels")]
+    room = MAX_CONDITION_NODES - 3 - MAX_SEGMENT_REFERENCES
+    if shape.nodes > room:
+        return [(field, f"is too large: more than {room} nodes (attribute tests and operators)")]
     return []
 
 

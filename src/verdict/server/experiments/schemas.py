@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from verdict.server.analysis.models import AnalysisMethod
 from verdict.server.api.schemas import RequestModel
 from verdict.server.db.keys import KEY_MAX_LENGTH, KEY_PATTERN
 from verdict.server.experiments.models import (
@@ -47,6 +48,8 @@ Username = Annotated[str, StringConstraints(min_length=1, max_length=150)]
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 FORCED_MAX = 1000
 Fraction = Annotated[float, Field(ge=0, le=1)]
+Attribute = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+BREAKDOWNS_MAX = 5
 
 
 def _to_utc(moment: dt.datetime) -> dt.datetime:
@@ -131,6 +134,26 @@ class _ExperimentFields(RequestModel):
     end_at: UtcDatetime | None = Field(default=None, description="Planned end.")
     variants: list[VariantIn] = Field(default_factory=list)
     metrics: list[MetricLinkIn] = Field(default_factory=list)
+    data_source: Key | None = Field(
+        default=None,
+        description="Data source key to read exposures and events from; null: Verdict's "
+        "own database.",
+    )
+    analysis_method: AnalysisMethod = Field(
+        default=AnalysisMethod.FREQUENTIST,
+        description="frequentist (fixed horizon), sequential (always valid) or bayesian.",
+    )
+    cuped_days: float | None = Field(
+        default=14.0,
+        gt=0,
+        le=365,
+        description="CUPED: days before each unit's exposure used as its covariate; null: off.",
+    )
+    breakdowns: list[Attribute] = Field(
+        default_factory=list,
+        max_length=BREAKDOWNS_MAX,
+        description="Assignment-context attributes to break results down by.",
+    )
 
 
 class ExperimentCreate(_ExperimentFields):
@@ -168,6 +191,10 @@ class ExperimentUpdate(RequestModel):
     end_at: UtcDatetime | None = None
     variants: list[VariantIn] | None = None
     metrics: list[MetricLinkIn] | None = None
+    data_source: Key | None = None
+    analysis_method: AnalysisMethod | None = None
+    cuped_days: float | None = Field(default=None, gt=0, le=365)
+    breakdowns: list[Attribute] | None = Field(default=None, max_length=BREAKDOWNS_MAX)
     phase_reason: str | None = Field(
         default=None,
         max_length=1000,
@@ -247,6 +274,10 @@ class ExperimentOut(BaseModel):
     variants: list[VariantOut]
     metrics: list[MetricLinkOut]
     phases: list[PhaseOut]
+    data_source: str | None = Field(description="Data source key; null: Verdict's database.")
+    analysis_method: AnalysisMethod
+    cuped_days: float | None
+    breakdowns: list[str]
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

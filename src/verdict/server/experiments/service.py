@@ -13,17 +13,16 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
-from verdict.server.api.versioning import check_version
+from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.models import AuditLogEntry
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
-from verdict.server.errors import ConflictError, NotFoundError, StaleVersionError
+from verdict.server.errors import ConflictError, NotFoundError
 from verdict.server.experiments import references
 from verdict.server.experiments.models import (
     Experiment,
@@ -77,6 +76,7 @@ def experiment_query() -> Select[Any]:
     return select(Experiment).options(
         joinedload(Experiment.owner),
         joinedload(Experiment.environment),
+        joinedload(Experiment.data_source),
         selectinload(Experiment.variants),
         selectinload(Experiment.phases),
         selectinload(Experiment.metric_links).joinedload(ExperimentMetric.metric),
@@ -183,6 +183,9 @@ def create_experiment(session: Session, *, actor: Principal, data: ExperimentCre
         session, data.include_segments, data.exclude_segments, problems
     )
     metric_links = references.resolve_metric_links(session, data.metrics, problems)
+    data_source = references.resolve_data_source(
+        session, data.data_source, problems, "body.data_source"
+    )
     problems.extend(variant_problems(data.variants, "body.variants"))
     problems.extend(forced_problems(data.forced_variants, (v.key for v in data.variants)))
     problems.extend(bucket_problems(data.bucket_start, data.bucket_end))
@@ -216,6 +219,10 @@ def create_experiment(session: Session, *, actor: Principal, data: ExperimentCre
         bucket_end=data.bucket_end,
         minimum_sample_size=data.minimum_sample_size,
         confidence_level=data.confidence_level,
+        data_source=data_source,
+        analysis_method=data.analysis_method,
+        cuped_days=data.cuped_days,
+        breakdowns=list(data.breakdowns),
         tags=list(data.tags),
         start_at=data.start_at,
         end_at=data.end_at,
@@ -322,12 +329,9 @@ def touch(experiment: Experiment, actor: Principal) -> None:
 
 def flush_edit(session: Session, experiment: Experiment) -> None:
     """Flush an edit; a concurrent edit that got there first makes it stale (412)."""
-    try:
+    with stale_edit(
+        session,
+        f"experiment {experiment.key!r} was changed by someone else meanwhile; "
+        "read it again and reapply your change",
+    ):
         session.flush()
-    except StaleDataError as exc:
-        session.rollback()
-        raise StaleVersionError(
-            f"experiment {experiment.key!r} was changed by someone else meanwhile; "
-            "read it again and reapply your change",
-            field="header.If-Match",
-        ) from exc

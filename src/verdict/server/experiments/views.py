@@ -103,6 +103,10 @@ def experiment_out(experiment: Experiment) -> ExperimentOut:
             for link in experiment.metric_links
         ],
         phases=[phase_out(p) for p in experiment.phases],
+        data_source=experiment.data_source.key if experiment.data_source else None,
+        analysis_method=experiment.analysis_method,
+        cuped_days=experiment.cuped_days,
+        breakdowns=list(experiment.breakdowns or []),
         version=experiment.version,
         created_at=experiment.created_at,
         updated_at=experiment.updated_at,

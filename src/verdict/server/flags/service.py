@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.api.filters import has_tag, matches_text
 from verdict.server.api.pagination import PageRequest, paginate
-from verdict.server.api.versioning import check_version
+from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.models import AuditLogEntry
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -30,7 +29,6 @@ from verdict.server.errors import (
     IllegalTransitionError,
     InvalidInputError,
     NotFoundError,
-    StaleVersionError,
 )
 from verdict.server.experiments.models import Experiment
 from verdict.server.flags import prerequisites as prereqs
@@ -196,14 +194,11 @@ def _baselines(session: Session, flag: FeatureFlag | None) -> list[Baseline]:
 
 
 def _flush(session: Session, key: str) -> None:
-    try:
-        with conflict_on_integrity_error(session, f"a flag {key!r} exists", field="body.key"):
-            session.flush()
-    except StaleDataError as exc:
-        session.rollback()
-        raise StaleVersionError(
-            f"flag {key!r} was changed meanwhile; read it again", field="header.If-Match"
-        ) from exc
+    with (
+        stale_edit(session, f"flag {key!r} was changed meanwhile; read it again"),
+        conflict_on_integrity_error(session, f"a flag {key!r} exists", field="body.key"),
+    ):
+        session.flush()
 
 
 def create_flag(session: Session, *, actor: Principal, data: FlagCreate) -> FlagOut:

@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from verdict.server.api.versioning import check_version
+from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.service import record
 from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
-from verdict.server.errors import ConflictError, InvalidInputError, NotFoundError, StaleVersionError
+from verdict.server.errors import ConflictError, InvalidInputError, NotFoundError
 from verdict.server.experiments.models import Experiment
 from verdict.server.flags.models import FeatureFlag, FeatureFlagEnvironment
 from verdict.server.flags.schemas import RULE_FIELDS, FlagStateIn, FlagStateOut, RuleIn
@@ -139,19 +138,18 @@ def _commit_state(
 
 
 def _flush(session: Session, flag: FeatureFlag, environment: Environment) -> None:
-    try:
-        with conflict_on_integrity_error(
+    with (
+        stale_edit(
+            session,
+            f"the state of {flag.key!r} in {environment.key} changed meanwhile; read it again",
+        ),
+        conflict_on_integrity_error(
             session,
             f"flag {flag.key!r} was configured in {environment.key} meanwhile; read it again",
             field="header.If-Match",
-        ):
-            session.flush()
-    except StaleDataError as exc:
-        session.rollback()
-        raise StaleVersionError(
-            f"the state of {flag.key!r} in {environment.key} changed meanwhile; read it again",
-            field="header.If-Match",
-        ) from exc
+        ),
+    ):
+        session.flush()
 
 
 def put_state(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,6 +13,8 @@ from verdict.server.health.schemas import DatabaseHealth, Health
 
 __all__ = ["check_health"]
 
+logger = logging.getLogger(__name__)
+
 
 def check_health(*, engine: Engine) -> Health:
     head = migrate.head_revision(engine)
@@ -19,13 +23,18 @@ def check_health(*, engine: Engine) -> Health:
             connection.execute(text("SELECT 1"))
         revision = migrate.current_revision(engine)
     except SQLAlchemyError as exc:
+        logger.warning(
+            "health check: database unreachable: %s", str(exc.__cause__ or exc).splitlines()[0]
+        )
         database = DatabaseHealth(
             reachable=False,
             dialect=engine.dialect.name,
             revision=None,
             head=head,
             up_to_date=False,
-            error=str(exc.__cause__ or exc).splitlines()[0],
+            # The driver's message names the database's host and port; /healthz is
+            # public, so it says only what kind of failure, and the log says the rest.
+            error=f"the database did not answer ({type(exc).__name__})",
         )
     else:
         database = DatabaseHealth(

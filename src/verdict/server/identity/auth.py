@@ -11,6 +11,12 @@ their environment, in ``Authorization: Bearer`` or, as OpenFeature providers sen
 in ``X-API-Key``. They authenticate through :func:`sdk_principal`, which remembers
 keys in process (:mod:`verdict.server.identity.keycache`) so the hot paths do not
 read the database per request.
+
+An admin key made from the command line holds every permission. A key made by a person
+(``ApiKey.personal``) is theirs: an admin key of theirs holds exactly the permissions
+its owner holds at the time of each request (never more, so making a key cannot climb
+above its maker), and any key of theirs stops working once the owner is deactivated or
+deleted.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ __all__ = [
     "RequireSdkKey",
     "authenticate",
     "sdk_principal",
+    "user_permissions",
 ]
 
 SESSION_COOKIE = "verdict_session"
@@ -85,6 +92,9 @@ class Principal:
     api_key_kind: ApiKeyKind | None = None
     environment_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
+    # The person the caller acts for: the user of a login, the owner of a personal key;
+    # None for a key made from the command line (or by such a key) and for the system.
+    owner_id: uuid.UUID | None = None
 
     def can(self, resource: str, action: str) -> bool:
         return permission_name(resource, action) in self.permissions
@@ -95,7 +105,8 @@ def _touch(record: AccessToken | ApiKey, now: dt.datetime) -> None:
         record.last_used_at = now
 
 
-def _user_permissions(session: Session, user: User) -> frozenset[str]:
+def user_permissions(session: Session, user: User) -> frozenset[str]:
+    """What ``user`` may do now: everything for a superuser, else the union of roles."""
     if user.is_superuser:
         return _ALL
     rows = session.execute(
@@ -121,20 +132,35 @@ def _api_key(session: Session, key: str, now: dt.datetime) -> ApiKey:
     return record
 
 
-def _key_principal(record: ApiKey) -> Principal:
-    # Admin keys hold the management API; server and client keys only the SDK routes.
-    permissions = _ALL if record.kind is ApiKeyKind.ADMIN else frozenset()
+def _key_principal(session: Session, record: ApiKey) -> Principal:
+    owner = record.created_by if record.personal else None
+    if record.personal:
+        if owner is None:
+            raise AuthenticationError(f"API key {record.prefix}… died with its deleted owner")
+        if not owner.is_active:
+            raise AuthenticationError(
+                f"API key {record.prefix}… belongs to deactivated user {owner.username}"
+            )
+    # Admin keys hold the management API (a personal one no more than its owner holds);
+    # server and client keys only the SDK routes.
+    if record.kind is not ApiKeyKind.ADMIN:
+        permissions: frozenset[str] = frozenset()
+    elif owner is not None:
+        permissions = user_permissions(session, owner)
+    else:
+        permissions = _ALL
     return Principal(
         name=f"api-key:{record.name}",
         permissions=permissions,
         api_key_id=record.id,
         api_key_kind=record.kind,
         environment_id=record.environment_id,
+        owner_id=owner.id if owner is not None else None,
     )
 
 
 def _from_api_key(session: Session, key: str, now: dt.datetime) -> Principal:
-    return _key_principal(_api_key(session, key, now))
+    return _key_principal(session, _api_key(session, key, now))
 
 
 def _from_session_token(session: Session, token: str, now: dt.datetime) -> Principal:
@@ -151,9 +177,10 @@ def _from_session_token(session: Session, token: str, now: dt.datetime) -> Princ
     _touch(record, now)
     return Principal(
         name=user.username,
-        permissions=_user_permissions(session, user),
+        permissions=user_permissions(session, user),
         user_id=user.id,
         token_id=record.id,
+        owner_id=user.id,
     )
 
 
@@ -202,7 +229,7 @@ def _authenticate_key(
 ) -> tuple[Principal, dt.datetime | None]:
     with factory() as session:
         record = _api_key(session, credential, utcnow())
-        principal, expires_at = _key_principal(record), record.expires_at
+        principal, expires_at = _key_principal(session, record), record.expires_at
         if session.dirty:  # the last-used time moved
             session.commit()
     return principal, expires_at
@@ -280,7 +307,8 @@ class Require:
 
 
 class Authenticated:
-    """Dependency for the few routes any signed-in caller may use (who am I, log out)."""
+    """Dependency for the few routes any signed-in person or admin key may use (who am
+    I, log out). Server and client keys belong to the SDK routes only: 403 here."""
 
     def __call__(
         self,
@@ -289,7 +317,12 @@ class Authenticated:
         _bearer: Bearer = None,
         _cookie: Cookie = None,
     ) -> Principal:
-        return authenticate(request, db)
+        principal = authenticate(request, db)
+        if principal.api_key_kind in (ApiKeyKind.SERVER, ApiKeyKind.CLIENT):
+            raise PermissionDeniedError(
+                f"{principal.api_key_kind.value} keys serve the SDK routes only"
+            )
+        return principal
 
     def __repr__(self) -> str:
         return "Authenticated()"

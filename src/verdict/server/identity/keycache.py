@@ -12,6 +12,10 @@ What keeps the cache honest:
   through the same PostgreSQL notification that carries configuration changes
   (:mod:`verdict.server.delivery.changes`). A revoked key is refused from the next
   request on, here, and within milliseconds elsewhere.
+- A person's keys die with them: deactivating or deleting the owner through the API
+  revokes the owner's keys (``keys.retire_keys``), a row change like any other, so
+  every cache forgets them at once. (An owner row deleted behind the API's back is
+  caught at the next database lookup, within ``ttl``.)
 - Entries expire after ``ttl`` seconds even if a notification was lost; the next
   request then authenticates against the database again, which is also when the key's
   ``last_used_at`` is brought up to date (its resolution is a minute anyway).

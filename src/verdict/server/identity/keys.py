@@ -1,4 +1,10 @@
-"""API keys: created with their secret shown once, listed by prefix, revoked for good."""
+"""API keys: created with their secret shown once, listed by prefix, revoked for good.
+
+A key made by a person (with their login, or with one of their own keys) is theirs
+(``personal``): an admin key of theirs acts with its owner's permissions, and every key
+of theirs is revoked when the owner is deactivated or deleted (:func:`retire_keys`).
+Keys made from the command line, or by such a key, belong to no one.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from verdict.server.identity import credentials
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import ApiKey, ApiKeyKind
 
-__all__ = ["create_key", "get_key", "key_snapshot", "list_keys", "revoke_key"]
+__all__ = ["create_key", "get_key", "key_snapshot", "list_keys", "retire_keys", "revoke_key"]
 
 
 def key_snapshot(key: ApiKey) -> dict[str, Any]:
@@ -28,6 +34,7 @@ def key_snapshot(key: ApiKey) -> dict[str, Any]:
         "kind": key.kind.value,
         "environment": key.environment.key if key.environment else None,
         "prefix": key.prefix,
+        "personal": key.personal,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
     }
@@ -71,7 +78,8 @@ def create_key(
         environment=target,
         prefix=prefix,
         hashed_secret=credentials.digest(secret),
-        created_by_id=actor.user_id,
+        created_by_id=actor.owner_id,
+        personal=actor.owner_id is not None,
         expires_at=expires_at,
     )
     session.add(key)
@@ -130,3 +138,26 @@ def revoke_key(session: Session, *, actor: Principal, key_id: uuid.UUID) -> ApiK
     )
     session.commit()
     return key
+
+
+def retire_keys(session: Session, *, actor: Principal, owner_id: uuid.UUID, reason: str) -> int:
+    """Revoke every live key ``owner_id`` made (they die with their owner); the caller
+    commits. The changed rows clear every process's key cache (``!keys``)."""
+    live = session.scalars(
+        select(ApiKey).where(ApiKey.created_by_id == owner_id, ApiKey.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for key in live:
+        before = key_snapshot(key)
+        key.revoked_at = now
+        record(
+            session,
+            actor=actor,
+            action="revoke",
+            resource_type="api_key",
+            resource_id=key.id,
+            before=before,
+            after={**key_snapshot(key), "reason": reason},
+            environment_id=key.environment_id,
+        )
+    return len(live)

@@ -76,6 +76,7 @@ class User(TimestampMixin, VersionedMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    # Stored lower-cased (schemas.Email), so this constraint ignores case.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     hashed_password: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(255))
@@ -143,6 +144,10 @@ class ApiKey(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Made by a person (their login or one of their keys): the key acts with its
+    # owner's (created_by) permissions and dies with them. When the owner's row is
+    # deleted created_by_id becomes NULL, and this flag still marks the key as dead.
+    personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]

@@ -25,6 +25,7 @@ RESOURCES = (
     "role",
     "api_key",
     "audit_log",
+    "data_source",
 )
 ACTIONS = ("read", "create", "update", "delete")
 
@@ -44,10 +45,10 @@ BUILTIN_ROLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "experimenter": (
         "Creates and runs experiments, flags, segments and metrics; reads the rest.",
         [(r, a) for r in _AUTHORING for a in ACTIONS]
-        + [(r, "read") for r in ("environment", "user", "role", "audit_log")],
+        + [(r, "read") for r in ("environment", "user", "role", "audit_log", "data_source")],
     ),
     "viewer": (
         "Reads experiments, flags, segments, metrics, environments and the audit log.",
-        [(r, "read") for r in (*_AUTHORING, "environment", "user", "audit_log")],
+        [(r, "read") for r in (*_AUTHORING, "environment", "user", "audit_log", "data_source")],
     ),
 }

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import Page, PageRequest, page_request
 from verdict.server.api.versioning import IfMatch, set_etag
 from verdict.server.db import get_db
-from verdict.server.identity import keys, service
+from verdict.server.identity import keys, service, sessions
 from verdict.server.identity.auth import SESSION_COOKIE, Authenticated, Principal, Require
 from verdict.server.identity.models import AccessTokenKind, ApiKey, ApiKeyKind, Role, User
 from verdict.server.identity.permissions import permission_name
@@ -30,6 +30,8 @@ from verdict.server.identity.schemas import (
     UserOut,
     UserUpdate,
 )
+from verdict.server.identity.throttle import LoginThrottle
+from verdict.server.problems import problem_doc
 
 __all__ = ["router"]
 
@@ -72,6 +74,7 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
         environment=key.environment.key if key.environment else None,
         prefix=key.prefix,
         created_by=key.created_by.username if key.created_by else None,
+        personal=key.personal,
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         expires_at=key.expires_at,
@@ -82,16 +85,33 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 # -- authentication -------------------------------------------------------------------
 
 
-@router.post("/auth/login", response_model=TokenOut, tags=["auth"], summary="Log in")
+def login_throttle(app: FastAPI) -> LoginThrottle:
+    """The app's login counters and hashing gate (made on first use; one per process)."""
+    throttle: LoginThrottle | None = getattr(app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    tags=["auth"],
+    summary="Log in",
+    responses={429: problem_doc("Too many failed logins, or too many at once; see Retry-After")},
+)
 def log_in(body: LoginIn, request: Request, response: Response, db: Db) -> TokenOut:
-    """Returns a bearer token and sets the dashboard's session cookie (HttpOnly)."""
+    """Returns a bearer token and sets the dashboard's session cookie (HttpOnly).
+    Failed logins are audited and throttled per account and per client address."""
     settings = request.app.state.settings
-    token, record = service.log_in(
+    token, record = sessions.log_in(
         db,
         username=body.username,
         password=body.password,
         kind=AccessTokenKind.BEARER,
         ttl=settings.token_ttl,
+        throttle=login_throttle(request.app),
+        address=request.client.host if request.client else "unknown",
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -108,7 +128,7 @@ def log_in(body: LoginIn, request: Request, response: Response, db: Db) -> Token
     "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], summary="Log out"
 )
 def log_out(principal: Annotated[Principal, Depends(Authenticated())], db: Db) -> Response:
-    service.log_out(db, principal=principal)
+    sessions.log_out(db, principal=principal)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE)
     return response

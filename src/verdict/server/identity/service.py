@@ -1,17 +1,19 @@
-"""Identity use cases: log in and out, manage users and roles.
+"""Identity use cases: manage users and roles (logins are in ``sessions.py``).
 
 Every change is written with its audit entry in one transaction. Services take a typed
 session and keyword-only arguments and raise domain errors; they never speak HTTP.
+No change may hand out a permission its caller lacks (``grants.py``); at least one
+active superuser always remains; a user's sessions end when they lose a role, the
+superuser flag, their password or their activity, and their keys end with them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verdict.server.api.filters import matches_text
@@ -20,17 +22,20 @@ from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
-from verdict.server.errors import (
-    AuthenticationError,
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-)
+from verdict.server.errors import ConflictError, InvalidInputError, NotFoundError
 from verdict.server.identity import credentials
 from verdict.server.identity.auth import Principal
-from verdict.server.identity.models import AccessToken, AccessTokenKind, Permission, Role, User
+from verdict.server.identity.grants import (
+    check_grant,
+    check_may_manage,
+    granted_by_roles,
+    held_by,
+)
+from verdict.server.identity.keys import retire_keys
+from verdict.server.identity.models import Permission, Role, User
 from verdict.server.identity.permissions import all_permissions, permission_name
 from verdict.server.identity.schemas import RoleCreate, RoleUpdate, UserCreate, UserUpdate
+from verdict.server.identity.sessions import end_sessions
 
 __all__ = [
     "SYSTEM",
@@ -43,8 +48,6 @@ __all__ = [
     "list_permissions",
     "list_roles",
     "list_users",
-    "log_in",
-    "log_out",
     "role_snapshot",
     "update_role",
     "update_user",
@@ -74,50 +77,6 @@ def role_snapshot(role: Role) -> dict[str, Any]:
         "description": role.description,
         "permissions": sorted(permission_name(p.resource, p.action) for p in role.permissions),
     }
-
-
-def log_in(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    kind: AccessTokenKind,
-    ttl: dt.timedelta,
-) -> tuple[str, AccessToken]:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    # One message for every failure, so the API does not reveal which usernames exist.
-    failure = AuthenticationError("wrong username or password")
-    if user is None or user.hashed_password is None:
-        credentials.hash_password(password)  # same cost as a real check
-        raise failure
-    if not credentials.verify_password(user.hashed_password, password):
-        raise failure
-    if not user.is_active:
-        raise AuthenticationError(f"user {username} is deactivated")
-    if credentials.password_needs_rehash(user.hashed_password):
-        user.hashed_password = credentials.hash_password(password)
-    token = credentials.new_session_token()
-    now = utcnow()
-    record_ = AccessToken(
-        user_id=user.id,
-        token_hash=credentials.digest(token),
-        kind=kind,
-        created_at=now,
-        expires_at=now + ttl,
-    )
-    user.last_login_at = now
-    session.add(record_)
-    session.commit()
-    return token, record_
-
-
-def log_out(session: Session, *, principal: Principal) -> None:
-    if principal.token_id is None:
-        raise InvalidInputError("API keys do not log out; revoke the key instead")
-    token = session.get(AccessToken, principal.token_id)
-    if token is not None and token.revoked_at is None:
-        token.revoked_at = utcnow()
-    session.commit()
 
 
 def _roles_by_name(session: Session, names: list[str], field: str) -> list[Role]:
@@ -151,14 +110,22 @@ def list_users(
 
 
 def create_user(session: Session, *, actor: Principal, data: UserCreate) -> User:
+    roles = _roles_by_name(session, data.roles, "body.roles")
     user = User(
         username=data.username,
         email=data.email,
-        hashed_password=credentials.hash_password(data.password),
+        hashed_password=None,
         full_name=data.full_name,
         is_superuser=data.is_superuser,
-        roles=_roles_by_name(session, data.roles, "body.roles"),
     )
+    user.roles = roles
+    check_grant(
+        actor,
+        held_by(user),
+        what="the new user",
+        field="body.is_superuser" if data.is_superuser else "body.roles",
+    )
+    user.hashed_password = credentials.hash_password(data.password)
     session.add(user)
     with conflict_on_integrity_error(
         session, f"a user named {data.username!r} or with that e-mail exists", field="body.username"
@@ -177,6 +144,21 @@ def create_user(session: Session, *, actor: Principal, data: UserCreate) -> User
     return user
 
 
+def _keep_a_superuser(session: Session, user: User, *, field: str) -> None:
+    """Refuse (409) a change that would leave no active superuser; ``user`` is about
+    to stop being one."""
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.is_superuser, User.is_active, User.id != user.id)
+    )
+    if not others:
+        raise ConflictError(
+            f"{user.username} is the last active superuser; make another one first",
+            field=field,
+        )
+
+
 def update_user(
     session: Session,
     *,
@@ -187,22 +169,49 @@ def update_user(
 ) -> User:
     user = get_user(session, user_id=user_id)
     check_version(if_match, user.version)
+    check_may_manage(actor, user, field="path.user_id")
     before = user_snapshot(user)
+    was_superuser, was_active = user.is_superuser, user.is_active
+    old_roles = {role.id for role in user.roles}
     changes = data.model_dump(exclude_unset=True)
-    if "password" in changes and data.password is not None:
-        user.hashed_password = credentials.hash_password(data.password)
+    for field in ("email", "is_active", "is_superuser"):
+        if field in changes and changes[field] is None:
+            raise InvalidInputError(f"{field} cannot be null", field=f"body.{field}")
     if "roles" in changes and data.roles is not None:
         user.roles = _roles_by_name(session, data.roles, "body.roles")
     for field in ("email", "full_name", "is_active", "is_superuser"):
         if field in changes:
-            if changes[field] is None and field != "full_name":
-                raise InvalidInputError(f"{field} cannot be null", field=f"body.{field}")
             setattr(user, field, changes[field])
-    if actor.user_id == user.id and (user.is_active is False):
+    check_grant(
+        actor,
+        held_by(user),
+        what=f"user {user.username}",
+        field="body.is_superuser" if user.is_superuser else "body.roles",
+    )
+    if actor.owner_id == user.id and not user.is_active:
         raise ConflictError("you cannot deactivate yourself", field="body.is_active")
-    user.updated_at = utcnow()  # bumps the version even when only roles changed
     with conflict_on_integrity_error(session, "another user has that e-mail", field="body.email"):
         session.flush()
+    if was_superuser and was_active and not (user.is_superuser and user.is_active):
+        _keep_a_superuser(
+            session, user, field="body.is_superuser" if user.is_active else "body.is_active"
+        )
+    password_changed = "password" in changes and data.password is not None
+    if password_changed and data.password is not None:
+        user.hashed_password = credentials.hash_password(data.password)
+    lost_a_role = bool(old_roles - {role.id for role in user.roles})
+    if (
+        password_changed
+        or lost_a_role
+        or not user.is_active
+        or (was_superuser and not user.is_superuser)
+    ):
+        keep = actor.token_id if actor.user_id == user.id else None
+        end_sessions(session, user_id=user.id, keep=keep)
+    if was_active and not user.is_active:
+        retire_keys(session, actor=actor, owner_id=user.id, reason="owner deactivated")
+    user.updated_at = utcnow()  # bumps the version even when only roles changed
+    session.flush()
     record(
         session,
         actor=actor,
@@ -221,8 +230,12 @@ def delete_user(
 ) -> None:
     user = get_user(session, user_id=user_id)
     check_version(if_match, user.version)
-    if actor.user_id == user.id:
+    if actor.owner_id == user.id:
         raise ConflictError("you cannot delete yourself", field="path.user_id")
+    check_may_manage(actor, user, field="path.user_id")
+    if user.is_superuser and user.is_active:
+        _keep_a_superuser(session, user, field="path.user_id")
+    retire_keys(session, actor=actor, owner_id=user.id, reason="owner deleted")
     record(
         session,
         actor=actor,
@@ -267,11 +280,14 @@ def list_roles(session: Session, *, page: PageRequest) -> tuple[Sequence[Role], 
 
 
 def create_role(session: Session, *, actor: Principal, data: RoleCreate) -> Role:
-    role = Role(
-        name=data.name,
-        description=data.description,
-        permissions=_permissions_by_name(session, data.permissions),
+    permissions = _permissions_by_name(session, data.permissions)
+    check_grant(
+        actor,
+        (permission_name(p.resource, p.action) for p in permissions),
+        what=f"role {data.name!r}",
+        field="body.permissions",
     )
+    role = Role(name=data.name, description=data.description, permissions=permissions)
     session.add(role)
     with conflict_on_integrity_error(
         session, f"a role named {data.name!r} exists", field="body.name"
@@ -311,7 +327,15 @@ def update_role(
     if "description" in changes:
         role.description = data.description
     if "permissions" in changes and data.permissions is not None:
+        held = granted_by_roles([role])
         role.permissions = _permissions_by_name(session, data.permissions)
+        # Keeping what the role had grants nothing new; adding needs the caller to hold it.
+        check_grant(
+            actor,
+            granted_by_roles([role]) - held,
+            what=f"role {role.name!r}",
+            field="body.permissions",
+        )
     role.updated_at = utcnow()
     session.flush()
     record(
@@ -333,6 +357,8 @@ def delete_role(
     role = get_role(session, role_id=role_id)
     check_version(if_match, role.version)
     _editable(role)
+    for member in role.users:
+        end_sessions(session, user_id=member.id, keep=actor.token_id)
     record(
         session,
         actor=actor,

@@ -22,6 +22,17 @@ def _render_item(kind: str, obj: Any, _context: AutogenContext) -> str | Literal
     return False
 
 
+# Tables the analysis keeps in the database it reads (per-unit aggregates for incremental
+# refreshes, ``verdict.analysis``) are working state, not part of the schema.
+ANALYSIS_STATE_PREFIX = "verdict_unit_aggregates_"
+
+
+def _include_object(
+    obj: Any, name: str | None, kind: str, reflected: bool, _compare_to: Any
+) -> bool:
+    return not (kind == "table" and reflected and (name or "").startswith(ANALYSIS_STATE_PREFIX))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -29,6 +40,7 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=False,
         render_item=_render_item,
+        include_object=_include_object,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )

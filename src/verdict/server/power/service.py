@@ -1,8 +1,14 @@
-"""The power calculator: a thin use case over ``verdict.stats.power``."""
+"""The power calculator: a thin use case over ``verdict.stats.power``.
+
+It plans for the test the analysis will run: the same sidedness, the sequential
+option, and Holm's correction across (variants - 1) x primary metrics comparisons as
+:func:`verdict.stats.decide` applies it (planned at Holm's first step, ``alpha / m``).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from verdict.server.errors import InvalidInputError
 from verdict.server.power.schemas import PowerQuery, PowerResult
@@ -10,11 +16,9 @@ from verdict.stats import power as stats_power
 
 __all__ = ["calculate"]
 
-_METHOD = {
-    "proportion": "two-sided pooled two-proportion z-test, Fleiss' sample size (no continuity"
-    " correction); equal allocation",
-    "mean": "two-sided test of a difference in means, normal approximation with a common"
-    " standard deviation; equal allocation",
+_TEST = {
+    "proportion": "pooled two-proportion z-test, Fleiss' sample size (no continuity correction)",
+    "mean": "test of a difference in means, normal approximation with a common standard deviation",
 }
 
 
@@ -30,10 +34,32 @@ def _check(query: PowerQuery) -> None:
         problems.append(("body.mde", "must not be 0"))
     if query.relative and query.baseline == 0:
         problems.append(("body.baseline", "a relative mde needs a non-zero baseline"))
+    if query.sequential and query.alternative != "two-sided":
+        problems.append(("body.alternative", "sequential tests are two-sided"))
+    if query.mde is not None and query.mde != 0 and query.alternative != "two-sided":
+        effect = query.mde * (query.baseline if query.relative else 1.0)
+        if (effect < 0) == (query.alternative == "greater"):
+            problems.append(
+                ("body.mde", f"a one-sided '{query.alternative}' test cannot detect this sign")
+            )
     if problems:
         raise InvalidInputError(
             "; ".join(f"{field}: {reason}" for field, reason in problems), errors=problems
         )
+
+
+def _comparisons(query: PowerQuery) -> int:
+    return (query.variants - 1) * query.metrics
+
+
+def _plan(query: PowerQuery) -> dict[str, Any]:
+    return {
+        "alpha": query.alpha,
+        "alternative": query.alternative,
+        "comparisons": _comparisons(query),
+        "sequential": query.sequential,
+        "tuning_units": query.tuning_units,
+    }
 
 
 def _absolute_mde(query: PowerQuery) -> float | None:
@@ -46,58 +72,92 @@ def _whole(size: object) -> int:
     value = float(size)  # type: ignore[arg-type]
     if not math.isfinite(value) or value > 10**15:
         raise InvalidInputError(
-            "the effect is too small for any practical sample to detect", field="body.mde"
+            "mde: the effect is too small for any practical sample to detect "
+            "(more than 10^15 units per variant)",
+            field="body.mde",
         )
     return int(value)
 
 
-def _solve_proportion(
-    query: PowerQuery, n: int | None, mde: float | None
-) -> tuple[int | None, float | None, float | None]:
-    alpha, power = query.alpha, query.power
+Solved = tuple[int | None, float | None, float | None, str | None]
+
+
+def _solve_proportion(query: PowerQuery, n: int | None, mde: float | None) -> Solved:
+    plan = _plan(query)
     if n is None:
         assert mde is not None  # _check: one of the two is given
         size = stats_power.sample_size_proportions(
-            baseline=query.baseline, mde=mde, alpha=alpha, power=power
+            baseline=query.baseline, mde=mde, power=query.power, **plan
         )
-        return _whole(size), mde, power
+        return _whole(size), mde, query.power, None
     if mde is None:
+        increase = query.alternative != "less"
         found = float(
             stats_power.minimum_detectable_effect_proportions(
-                n=n, baseline=query.baseline, alpha=alpha, power=power
+                n=n, baseline=query.baseline, power=query.power, increase=increase, **plan
             )
         )
-        return n, (None if math.isnan(found) else found), power
-    achieved = stats_power.power_proportions(n=n, baseline=query.baseline, mde=mde, alpha=alpha)
-    return n, mde, float(achieved)
+        if math.isnan(found):
+            extreme = (1.0 - query.baseline if increase else -query.baseline) * (1 - 1e-12)
+            best = float(
+                stats_power.power_proportions(n=n, baseline=query.baseline, mde=extreme, **plan)
+            )
+            note = (
+                f"No effect is detectable with {n:,} units per variant: even a change of "
+                f"the {query.baseline:.4g} baseline all the way to "
+                f"{'1' if increase else '0'} would be detected with only {best:.1%} power "
+                f"(asked {query.power:.0%}) at a per-comparison level of "
+                f"{query.alpha / _comparisons(query):.4g}. Increase the sample size."
+            )
+            return n, None, query.power, note
+        return n, (found if increase else -found), query.power, None
+    achieved = stats_power.power_proportions(n=n, baseline=query.baseline, mde=mde, **plan)
+    return n, mde, float(achieved), None
 
 
-def _solve_mean(
-    query: PowerQuery, n: int | None, mde: float | None, std: float
-) -> tuple[int | None, float | None, float | None]:
-    alpha, power = query.alpha, query.power
+def _solve_mean(query: PowerQuery, n: int | None, mde: float | None, std: float) -> Solved:
+    plan = _plan(query)
     if n is None:
         assert mde is not None  # _check: one of the two is given
-        size = stats_power.sample_size_means(mde=mde, std=std, alpha=alpha, power=power)
-        return _whole(size), mde, power
+        size = stats_power.sample_size_means(mde=mde, std=std, power=query.power, **plan)
+        return _whole(size), mde, query.power, None
     if mde is None:
-        found = stats_power.minimum_detectable_effect_means(n=n, std=std, alpha=alpha, power=power)
-        return n, float(found), power
-    return n, mde, float(stats_power.power_means(n=n, mde=mde, std=std, alpha=alpha))
+        found = float(
+            stats_power.minimum_detectable_effect_means(n=n, std=std, power=query.power, **plan)
+        )
+        return n, (-found if query.alternative == "less" else found), query.power, None
+    return n, mde, float(stats_power.power_means(n=n, mde=mde, std=std, **plan)), None
 
 
-def _solve(query: PowerQuery, mde: float | None) -> tuple[int | None, float | None, float | None]:
-    """(sample size per variant, absolute mde, power) for the query's mode."""
+def _solve(query: PowerQuery, mde: float | None) -> Solved:
+    """(sample size per variant, absolute mde, power, note) for the query's mode."""
     if query.metric == "proportion":
         return _solve_proportion(query, query.sample_size_per_variant, mde)
     assert query.std is not None  # _check: required for means
     return _solve_mean(query, query.sample_size_per_variant, mde, query.std)
 
 
+def _method(query: PowerQuery) -> str:
+    comparisons = _comparisons(query)
+    parts = [
+        f"{'sequential (always-valid) ' if query.sequential else ''}{query.alternative} "
+        f"{_TEST[query.metric]}",
+        "equal allocation",
+    ]
+    if comparisons > 1:
+        parts.append(
+            f"Holm across {comparisons} comparisons, planned at alpha / {comparisons} = "
+            f"{query.alpha / comparisons:.4g}"
+        )
+    if query.sequential:
+        parts.append(f"tuned at {query.tuning_units:,.0f} total units")
+    return "; ".join(parts)
+
+
 def calculate(query: PowerQuery) -> PowerResult:
     _check(query)
     try:
-        n, mde, achieved = _solve(query, _absolute_mde(query))
+        n, mde, achieved, note = _solve(query, _absolute_mde(query))
     except ValueError as exc:
         # The stats engine names the argument first: "baseline + mde: must be …".
         argument = str(exc).split(":", 1)[0].split(" ")[0]
@@ -114,5 +174,8 @@ def calculate(query: PowerQuery) -> PowerResult:
         mde_relative=relative,
         power=achieved,
         days=days,
-        method=_METHOD[query.metric],
+        comparisons=_comparisons(query),
+        level=query.alpha / _comparisons(query),
+        method=_method(query),
+        note=note,
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from alembic.util.exc import CommandError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -259,6 +259,39 @@ def users_create_admin(
         typer.echo(f"created admin {user.username} ({user.id})")
 
 
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Option(help="Login name of the user.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="VERDICT_NEW_PASSWORD",
+            help="The new password, at least 8 characters (prompted if omitted).",
+        ),
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a user's password and end all their sessions (signed-in browsers and tokens)."""
+    from verdict.server.identity import service, sessions
+    from verdict.server.identity.schemas import Password
+
+    try:
+        TypeAdapter(Password).validate_python(password)
+    except ValidationError as exc:
+        raise fail(f"password: {exc.errors()[0]['msg']}", 2) from exc
+    with _database(database_url) as engine, _session(engine) as session:
+        try:
+            user = sessions.reset_password(
+                session, actor=service.SYSTEM, username=username, password=password
+            )
+        except DomainError as exc:
+            raise fail(_domain_message(exc), 2) from exc
+        typer.echo(f"password of {user.username} reset; their sessions have ended")
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")],
@@ -317,14 +350,26 @@ def worker(
         float | None,
         typer.Option(min=0.001, help="Seconds between retention runs (default 3600)."),
     ] = None,
+    analysis_interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds between refreshes of running experiments' results (default 3600).",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run background maintenance (retention) until SIGTERM or SIGINT."""
+    """Run background work until SIGTERM or SIGINT: retention, and analysis of running
+    experiments whose data changed."""
     import threading
 
     from verdict.server.worker import run_worker, stop_on_signals
 
-    settings = _settings(database_url=database_url, worker_interval=interval)
+    settings = _settings(
+        database_url=database_url,
+        worker_interval=interval,
+        analysis_interval=analysis_interval,
+    )
     stop = threading.Event()
     stop_on_signals(stop)
     with _database(settings.database_url) as engine:
@@ -335,7 +380,37 @@ def worker(
             session_factory=create_session_factory(engine),
             stop=stop,
             say=typer.echo,
+            engine=engine,
         )
+
+
+@app.command()
+def analyze(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild from all events, not incrementally.")
+    ] = False,
+    phase: Annotated[
+        int | None, typer.Option(min=1, help="Phase number (default: the latest).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Analyse an experiment now and print its results."""
+    from verdict.cli.analysis import analyze_with_progress
+
+    with _database(database_url) as engine:
+        import verdict.server.models  # noqa: F401  (relationships between domains resolve)
+
+        try:
+            analyze_with_progress(engine, key=key, full=full, phase=phase)
+        except DomainError as exc:
+            raise fail(_domain_message(exc), 2 if not _is_busy(exc) else 1) from exc
+
+
+def _is_busy(exc: DomainError) -> bool:
+    from verdict.server.analysis.runs import AnalysisBusyError
+
+    return isinstance(exc, AnalysisBusyError)
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -1,0 +1,68 @@
+"""The daily cumulative series a chart draws: lift over time with its band.
+
+The database returns per-exposure-day sums (the units first exposed that day, with
+their events up to the analysis end); sufficient statistics add, so the point for a day
+is the running sum of the days up to it (:func:`~verdict.analysis.statistics.
+cumulative_daily`), compared exactly as the overall result is. The last point of a
+series therefore equals the overall result. Percentile metrics have no series: a
+quantile cannot be assembled from per-day quantiles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from verdict.analysis.comparisons import compare, comparison_figures
+from verdict.analysis.definitions import Aggregation, AnalysisSpec
+from verdict.analysis.statistics import Computation, VariantStatistics, cumulative_daily
+
+__all__ = ["daily_series"]
+
+
+def _mean(row: VariantStatistics) -> float | None:
+    if row.is_ratio:
+        return row.sum / row.denominator_sum if row.denominator_sum else None
+    return row.sum / row.units if row.units else None
+
+
+def daily_series(
+    spec: AnalysisSpec, computation: Computation, *, method: str, alpha: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Per metric key: one point per (exposure day, variant), days in order."""
+    cumulative: dict[tuple[str, str], dict[Any, VariantStatistics]] = defaultdict(dict)
+    for row in cumulative_daily(computation.daily()):
+        cumulative[(row.metric, row.variant)][row.day] = row
+    days = sorted({row.day for row in computation.daily() if row.day is not None})
+    control = spec.control
+    if not days or control is None:
+        return {}
+    series: dict[str, list[dict[str, Any]]] = {}
+    for metric in spec.metrics:
+        if metric.effective_aggregation is Aggregation.PERCENTILE:
+            continue
+        points: list[dict[str, Any]] = []
+        for variant in spec.variants:
+            latest: VariantStatistics | None = None
+            base: VariantStatistics | None = None
+            for day in days:
+                latest = cumulative[(metric.key, variant.id)].get(day, latest)
+                base = cumulative[(metric.key, control.id)].get(day, base)
+                point: dict[str, Any] = {
+                    "day": day.isoformat(),
+                    "variant": variant.key,
+                    "units": latest.units if latest else 0,
+                    "mean": _mean(latest) if latest else None,
+                }
+                if not variant.is_control and latest is not None and base is not None:
+                    try:
+                        comparison = compare(
+                            metric, base, latest, alpha=alpha, method=method, cuped=False
+                        )
+                    except ValueError:
+                        comparison = None  # too few units on the first days
+                    if comparison is not None:
+                        point.update(comparison_figures(comparison.item()))
+                points.append(point)
+        series[metric.key] = points
+    return series
