@@ -22,8 +22,10 @@ present with empty accumulators.
 Incremental builds (:func:`unit_table_sql` with ``previous``) merge the kept table with
 the events after ``through``: old units gain only events with ``ts > through``; units
 first exposed at or after ``through`` are new and get every event of their windows,
-including their pre-exposure covariate, which is why the scan starts ``cuped_days``
-before ``through`` when CUPED is on.
+including their pre-exposure covariate. They read the events in two parts: those after
+``through``, joined with every exposed unit, and those from ``cuped_days`` before
+``through`` up to it, joined only with the new units, so the weeks a covariate reaches
+back are dropped at the join instead of being grouped.
 """
 
 from __future__ import annotations
@@ -121,7 +123,10 @@ def scan_start_us(plan: Plan, previous: Previous | None) -> int:
     return base
 
 
-def _events_cte(plan: Plan, scan_from_us: int) -> str:
+def _events_cte(plan: Plan, name: str, low_us: int, high_us: int, *, after: bool) -> str:
+    """Events of the plan's names with ``low < ts <= high`` (``after``) or ``low <= ts <=
+    high``; the raw timestamp is first filtered a day wider, a test on the stored column
+    that lets an engine skip blocks (zone maps, BRIN, a MergeTree's primary index)."""
     source = plan.mapping.events
     value = (
         f"CAST(s.{ident(source.value_column)} AS DOUBLE)"
@@ -136,7 +141,7 @@ def _events_cte(plan: Plan, scan_from_us: int) -> str:
     )
     path_columns = "".join(f", ve_p{i}" for i in range(len(plan.value_paths)))
     return f"""
-    ve_events AS (
+    {name} AS (
       SELECT ve_unit, ve_name, ve_ts, ve_value{path_columns} FROM (
         SELECT s.{ident(source.unit_column)} AS ve_unit, s.{ident(source.name_column)} AS ve_name,
                VERDICT_EPOCH_US(s.{ident(source.timestamp_column)}) AS ve_ts,
@@ -144,9 +149,9 @@ def _events_cte(plan: Plan, scan_from_us: int) -> str:
         FROM __vsrc_events__ AS s
         WHERE s.{ident(source.name_column)} IN {_in_list(plan.event_names)}
           AND VERDICT_TS_RANGE(s.{ident(source.timestamp_column)},
-                               '{scan_from_us - MICROS_PER_DAY}', '{plan.end_us + MICROS_PER_DAY}')
+                               '{low_us - MICROS_PER_DAY}', '{high_us + MICROS_PER_DAY}')
       ) AS r
-      WHERE ve_ts >= {scan_from_us} AND ve_ts <= {plan.end_us}
+      WHERE ve_ts {">" if after else ">="} {low_us} AND ve_ts <= {high_us}
     )"""
 
 
@@ -155,16 +160,19 @@ def _value(measure: Measure) -> str:
 
 
 def _aggregate(plan: Plan, measure: Measure, suffix: str, previous: Previous | None) -> str:
+    # The exposure time is ``x.vx_ts`` in a full build and ``e.vx_ts`` in a refresh, whose
+    # joined rows carry it (see unit_table_sql).
+    x = "x" if previous is None else "e"
     name = f"e.ve_name = {sql_string(measure.event_name)}"
-    start = f"x.vx_ts + {measure.delay_us}"
+    start = f"{x}.vx_ts + {measure.delay_us}"
     post = f"{name} AND e.ve_ts >= {start}"
     if measure.window_us is not None:
         post += f" AND e.ve_ts <= {start} + {measure.window_us}"
-    pre = f"{name} AND e.ve_ts >= x.vx_ts - {plan.cuped_us} AND e.ve_ts < x.vx_ts"
+    pre = f"{name} AND e.ve_ts >= {x}.vx_ts - {plan.cuped_us} AND e.ve_ts < {x}.vx_ts"
     if previous is not None:
-        new_unit = f"x.vx_ts >= {previous.through_us}"
-        post += f" AND ({new_unit} OR e.ve_ts > {previous.through_us})"
-        pre += f" AND {new_unit}"
+        # Kept units gain only events after ``through`` (the other scan holds new units'
+        # events alone); a kept unit's covariate is already in the kept table.
+        pre += f" AND e.vx_ts >= {previous.through_us}"
     value = _value(measure)
     p = measure.prefix
     expressions = {
@@ -209,20 +217,46 @@ def unit_table_sql(plan: Plan, previous: Previous | None) -> str:
     for measure, suffix in plan.columns:
         aggregates.append(_aggregate(plan, measure, suffix, previous))
         merged.append(_merged(f"{measure.prefix}{suffix}", suffix, previous))
-    ctes = _exposure_ctes(plan) + "," + _events_cte(plan, scan_start_us(plan, previous))
-    # A refresh reads events from ``through - cuped_days`` for the covariate of new units;
-    # for kept units only events after ``through`` count, so the rest is dropped before
-    # the aggregation rather than aggregated to NULL.
-    only_new = (
-        ""
-        if previous is None
-        else f"\n      WHERE e.ve_ts > {previous.through_us} OR x.vx_ts >= {previous.through_us}"
-    )
+    end = plan.end_us
+    if previous is None:
+        ctes = (
+            _exposure_ctes(plan)
+            + ","
+            + _events_cte(plan, "ve_events", scan_start_us(plan, None), end, after=False)
+        )
+        joined = "ve_events AS e JOIN vx_units AS x ON e.ve_unit = x.vx_unit"
+        unit = "x.vx_unit"
+    else:
+        # Two scans: events after ``through`` for every unit, and, for units first
+        # exposed since, the earlier events their windows reach (the CUPED covariate,
+        # an exposure exactly at ``through``). The second joins only the new units, so
+        # the weeks of events it reads are dropped before the aggregation.
+        through = previous.through_us
+        ctes = (
+            _exposure_ctes(plan)
+            + ","
+            + _events_cte(plan, "ve_after", through, end, after=True)
+            + ","
+            + _events_cte(plan, "ve_before", scan_start_us(plan, previous), through, after=False)
+            + f""",
+    vx_new AS (SELECT vx_unit, vx_ts FROM vx_units WHERE vx_ts >= {through})"""
+        )
+        columns = "ve_name, ve_ts, ve_value" + "".join(
+            f", ve_p{i}" for i in range(len(plan.value_paths))
+        )
+        joined = f"""(
+        SELECT {columns}, vx_unit, vx_ts
+        FROM ve_after AS a JOIN vx_units AS u ON a.ve_unit = u.vx_unit
+        UNION ALL
+        SELECT {columns}, vx_unit, vx_ts
+        FROM ve_before AS b JOIN vx_new AS n ON b.ve_unit = n.vx_unit
+      ) AS e"""
+        unit = "e.vx_unit"
     delta = f"""
     vd_delta AS (
-      SELECT x.vx_unit AS vd_unit, {", ".join(aggregates) or "COUNT(*) AS vd_events"}
-      FROM ve_events AS e JOIN vx_units AS x ON e.ve_unit = x.vx_unit{only_new}
-      GROUP BY x.vx_unit
+      SELECT {unit} AS vd_unit, {", ".join(aggregates) or "COUNT(*) AS vd_events"}
+      FROM {joined}
+      GROUP BY {unit}
     )"""
     old_join = (
         "" if previous is None else f" LEFT JOIN {previous.table} AS o ON o.unit_id = x.vx_unit"

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from verdict import __version__
 from verdict.server.analysis.results_router import router as analysis_router
 from verdict.server.analysis.router import router as metrics_router
+from verdict.server.api.auth_first import AuthenticateFirst
 from verdict.server.api.headers import SdkCors, SecurityHeaders
 from verdict.server.api.hot import HotPathDispatch
 from verdict.server.api.limits import BodyTooLargeError, PathSet, RequestLimits, body_too_large
@@ -58,6 +59,20 @@ _SDK_ROUTERS = (
     assignment_router,
     events_router,
     sdk_config_router,
+)
+# The management API (and Prometheus), after the SDK routes and health.
+_MANAGEMENT_ROUTERS = (
+    identity_router,
+    audit_router,
+    power_router,
+    metrics_router,
+    experiments_router,
+    analysis_router,
+    data_sources_router,
+    environments_router,
+    segments_router,
+    flags_router,
+    prometheus_router,
 )
 
 
@@ -154,6 +169,16 @@ def create_app(settings: Settings) -> FastAPI:
         exempt=frozenset(
             route.path for route in events_router.routes if isinstance(route, APIRoute)
         ),
+        # Routes that read a body authenticate before it is read (the principal is kept
+        # for the route's dependency), in the order the router tries them.
+        authenticate_first=AuthenticateFirst(
+            routes=[
+                route
+                for router in (*_SDK_ROUTERS, health_router, *_MANAGEMENT_ROUTERS)
+                for route in router.routes
+            ],
+            handlers=app.exception_handlers,
+        ),
     )
     app.add_middleware(MetricsMiddleware)
     if settings.cors_allow_origins:
@@ -173,18 +198,6 @@ def create_app(settings: Settings) -> FastAPI:
     for router in _SDK_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.include_router(health_router)
-    for router in (
-        identity_router,
-        audit_router,
-        power_router,
-        metrics_router,
-        experiments_router,
-        analysis_router,
-        data_sources_router,
-        environments_router,
-        segments_router,
-        flags_router,
-        prometheus_router,
-    ):
+    for router in _MANAGEMENT_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "get_settings"]
@@ -55,6 +56,27 @@ class Settings(BaseSettings):
         "assignment routes. POST /api/v1/events keeps its own limit (1 MiB, sent and "
         "decompressed).",
     )
+    login_limit_per_account: str = Field(
+        default="10/minute;50/hour",
+        description="Failed logins allowed per account name, in the `limits` notation "
+        "(N/second|minute|hour|day, several joined by ';'); past it a login gets 429.",
+    )
+    login_limit_per_address: str = Field(
+        default="60/minute;600/hour",
+        description="Failed logins allowed per client address, same notation.",
+    )
+
+    @field_validator("login_limit_per_account", "login_limit_per_address")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        try:
+            items = parse_many(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate limit like '10/minute;50/hour' ({error})") from error
+        if not items:
+            raise ValueError("name at least one limit, like '10/minute'")
+        return value
+
     cors_allow_origins: list[str] = Field(
         default_factory=list,
         description="Origins (e.g. https://shop.example.com) whose pages may call the SDK "

@@ -25,8 +25,13 @@ LOGIN = "/api/v1/auth/login"
 @pytest.fixture
 def guarded(migrated_url: str) -> Iterator[FastAPI]:
     """An app of its own, so its counters start empty and spend nobody else's."""
-    app = create_app(get_settings(database_url=migrated_url))
-    app.state.login_throttle = LoginThrottle(per_account="3/minute", per_address="5/minute")
+    app = create_app(
+        get_settings(
+            database_url=migrated_url,
+            login_limit_per_account="3/minute",
+            login_limit_per_address="5/minute",
+        )
+    )
     with TestClient(app):
         yield app
 

@@ -1,5 +1,6 @@
 """GET /api/v1/sdk/stream: the current ETag on connect, an event per committed change,
-keep-alive comments, and an end on client disconnect and on server shutdown."""
+keep-alive comments, and an end on client disconnect, on server shutdown, and once the
+stream's key is revoked or its owner deactivated."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,13 +102,17 @@ def admin_headers(base: str) -> dict[str, str]:
 
 
 def server_key(base: str, admin: dict[str, str]) -> dict[str, str]:
+    return server_key_with_id(base, admin)[1]
+
+
+def server_key_with_id(base: str, admin: dict[str, str]) -> tuple[str, dict[str, str]]:
     created = httpx.post(
         f"{base}/api/v1/api-keys",
         json={"name": unique("key"), "kind": "server", "environment": "production"},
         headers=admin,
     )
     assert created.status_code == 201, created.text
-    return {"Authorization": f"Bearer {created.json()['key']}"}
+    return created.json()["id"], {"Authorization": f"Bearer {created.json()['key']}"}
 
 
 def create_flag(base: str, admin: dict[str, str]) -> str:
@@ -233,12 +238,108 @@ def test_a_quiet_stream_sends_keep_alive_comments(api_app: FastAPI) -> None:
 
 
 def test_closing_the_hub_ends_its_streams(api_app: FastAPI) -> None:
+    messages = run_stream(api_app, authorized=None, on_event=StreamHub.close)
+    assert messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+# Keep-alives come every 15 seconds: a stream that ends well within that heard of the
+# revocation, it did not wait for its next keep-alive to check.
+PROMPT_END = 5.0
+
+
+def read_to_end(lines: Iterator[str]) -> tuple[list[str], float]:
+    """The rest of a stream's lines, and how long the server took to end it. The
+    client's read timeout stops the test if the stream never ends."""
+    started = time.monotonic()
+    rest = list(lines)
+    return rest, time.monotonic() - started
+
+
+def test_a_stream_ends_soon_after_its_key_is_revoked(live_server: LiveServer) -> None:
+    base = live_server.base
+    admin = admin_headers(base)
+    key_id, key = server_key_with_id(base, admin)
+    _, other_key = server_key_with_id(base, admin)
+    client = httpx.Client(timeout=httpx.Timeout(10.0))
+    with (
+        client,
+        stream_open(client, base, key) as response,
+        stream_open(client, base, other_key) as other,
+    ):
+        lines = response.iter_lines()
+        next(config_events(lines))
+        other_events = config_events(other.iter_lines())
+        next(other_events)
+
+        revoked = client.delete(f"{base}/api/v1/api-keys/{key_id}", headers=admin)
+        assert revoked.status_code == 200, revoked.text
+        rest, elapsed = read_to_end(lines)
+        assert elapsed < PROMPT_END
+        assert not any(line.startswith("event:") for line in rest)
+
+        # The stream of a key still valid goes on, and still hears of changes.
+        create_flag(base, admin)
+        assert next(other_events)["data"]["environment"] == "production"
+    # Reconnecting with the revoked key is refused.
+    assert httpx.get(f"{base}/api/v1/sdk/stream", headers=key).status_code == 401
+
+
+def test_a_stream_ends_soon_after_its_keys_owner_is_deactivated(live_server: LiveServer) -> None:
+    base = live_server.base
+    admin = admin_headers(base)
+    username, password = unique("owner"), "owner password 123456"
+    made = httpx.post(
+        f"{base}/api/v1/users",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": password,
+            "roles": ["admin"],
+        },
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"username": username, "password": password}
+    )
+    owner = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    _, key = server_key_with_id(base, owner)  # a personal key: it dies with its owner
+    client = httpx.Client(timeout=httpx.Timeout(10.0))
+    with client, stream_open(client, base, key) as response:
+        lines = response.iter_lines()
+        next(config_events(lines))
+        user = f"{base}/api/v1/users/{made.json()['id']}"
+        version = client.get(user, headers=admin).headers["etag"]  # logging in moved it
+        deactivated = client.patch(
+            user, json={"is_active": False}, headers={**admin, "If-Match": version}
+        )
+        assert deactivated.status_code == 200, deactivated.text
+        _, elapsed = read_to_end(lines)
+        assert elapsed < PROMPT_END
+
+
+def run_stream(
+    api_app: FastAPI,
+    authorized: Callable[[], Awaitable[bool]] | None,
+    on_event: Callable[[StreamHub], None],
+    *,
+    keepalive: float = 60.0,
+) -> list[Message]:
+    """Run one in-process stream whose client never leaves; ``on_event`` is called
+    after the first config event. Returns what was sent (the test times out, rather
+    than hangs, if the stream never ends)."""
     cache = SnapshotCache(api_app.state.session_factory)
     messages: list[Message] = []
 
     async def run() -> None:
         hub = StreamHub(asyncio.get_running_loop())
-        stream = EventStream(hub=hub, cache=cache, environment_key="development")
+        stream = EventStream(
+            hub=hub,
+            cache=cache,
+            environment_key="development",
+            keepalive=keepalive,
+            authorized=authorized,
+        )
 
         async def receive() -> Message:
             await asyncio.Event().wait()  # the client never leaves
@@ -247,9 +348,62 @@ def test_closing_the_hub_ends_its_streams(api_app: FastAPI) -> None:
         async def send(message: Message) -> None:
             messages.append(message)
             if b"event: config" in message.get("body", b""):
-                hub.close()
+                on_event(hub)
 
         await asyncio.wait_for(stream({"type": "http"}, receive, send), timeout=30)
+        assert hub.open_streams == 0
 
     asyncio.run(run())
+    return messages
+
+
+def test_a_key_change_has_every_stream_check_its_key_at_once(api_app: FastAPI) -> None:
+    checks: list[bool] = []
+    valid = True
+
+    async def authorized() -> bool:
+        checks.append(valid)
+        return valid
+
+    def revoke(hub: StreamHub) -> None:
+        nonlocal valid
+        valid = False
+        hub.keys_changed()  # what clearing the API key cache calls
+
+    messages = run_stream(api_app, authorized, revoke)
+    # Checked when the stream opened, then again at the key change, which ended it.
+    assert checks == [True, False]
+    assert sum(b"event: config" in m.get("body", b"") for m in messages) == 1
     assert messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_a_stream_checks_its_key_before_each_keep_alive(api_app: FastAPI) -> None:
+    # An expiry, or a notification lost between processes, is caught without one.
+    answers = iter([True, True, False])
+
+    async def authorized() -> bool:
+        return next(answers)
+
+    messages = run_stream(api_app, authorized, lambda hub: None, keepalive=0.01)
+    bodies = b"".join(m.get("body", b"") for m in messages)
+    assert bodies.count(b": keep-alive") == 1
+    assert messages[-1]["more_body"] is False
+
+
+def test_a_failing_check_keeps_the_stream_open(api_app: FastAPI) -> None:
+    calls = 0
+
+    async def authorized() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return True
+        raise OSError("database unavailable")
+
+    def close_after_a_while(hub: StreamHub) -> None:
+        hub.keys_changed()
+        asyncio.get_running_loop().call_later(0.2, hub.close)
+
+    messages = run_stream(api_app, authorized, close_after_a_while)
+    assert calls == 2  # checked at the key change, could not tell, stayed until closed
+    assert messages[-1]["more_body"] is False

@@ -84,8 +84,13 @@ def test_an_incremental_build_reads_only_new_events_and_new_units_covariates() -
     through = 1_767_484_800_000_000
     text = unit_table_sql(plan, Previous("kept", through))
     cuped = 14 * 86_400_000_000
-    assert f"ve_ts >= {through - cuped}" in text
-    assert f"e.ve_ts > {through} OR x.vx_ts >= {through}" in text
+    # Events after ``through`` for every unit ...
+    assert f"ve_ts > {through} AND ve_ts <=" in text
+    assert "FROM ve_after AS a JOIN vx_units AS u" in text
+    # ... and the covariate window before it only for units exposed since.
+    assert f"ve_ts >= {through - cuped} AND ve_ts <= {through}" in text
+    assert "FROM ve_before AS b JOIN vx_new AS n" in text
+    assert f"WHERE vx_ts >= {through}" in text
     assert "LEFT JOIN kept AS o" in text
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from verdict.server.analysis.models import Metric, MetricAggregation, MetricCapping, MetricType
 from verdict.server.analysis.schemas import MetricCreate, MetricOut, MetricUpdate
 from verdict.server.api.filters import has_tag, matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -36,6 +36,7 @@ from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
 
 __all__ = [
+    "METRIC_SORTS",
     "create_metric",
     "delete_metric",
     "get_metric",
@@ -117,6 +118,14 @@ def get_metric(session: Session, *, key: str) -> MetricOut:
     return _out(session, _find(session, key))
 
 
+METRIC_SORTS: Sortable = {
+    "key": Metric.key,
+    "name": Metric.name,
+    "created_at": Metric.created_at,
+    "updated_at": Metric.updated_at,
+}
+
+
 def list_metrics(
     session: Session,
     *,
@@ -142,12 +151,7 @@ def list_metrics(
         session,
         query,
         page,
-        sortable={
-            "key": Metric.key,
-            "name": Metric.name,
-            "created_at": Metric.created_at,
-            "updated_at": Metric.updated_at,
-        },
+        sortable=METRIC_SORTS,
         id_column=Metric.id,
     )
     return [_out(session, m) for m in found], cursor

@@ -24,12 +24,13 @@ from verdict.server.analysis.result_schemas import (
     SeriesPoint,
     TimeseriesOut,
 )
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.errors import InvalidInputError, NotFoundError
 from verdict.server.experiments.models import Experiment, ExperimentPhase, Variant
 
 __all__ = [
     "CSV_COLUMNS",
+    "RUN_SORTS",
     "get_run",
     "latest_results",
     "list_runs",
@@ -86,6 +87,9 @@ def get_run(session: Session, *, key: str, run_id: uuid.UUID) -> AnalysisRun:
     return run
 
 
+RUN_SORTS: Sortable = {"created_at": AnalysisRun.created_at}
+
+
 def list_runs(
     session: Session, *, key: str, page: PageRequest, status: AnalysisRunStatus | None
 ) -> tuple[Sequence[AnalysisRun], str | None]:
@@ -97,7 +101,7 @@ def list_runs(
         session,
         query,
         page,
-        sortable={"created_at": AnalysisRun.created_at},
+        sortable=RUN_SORTS,
         id_column=AnalysisRun.id,
     )
 

@@ -114,7 +114,7 @@ def list_analyses(
     key: str,
     _: Reader,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("-created_at"))],
+    page: Annotated[PageRequest, Depends(page_request("-created_at", results.RUN_SORTS))],
     status: AnalysisRunStatus | None = None,
 ) -> Page[AnalysisRunOut]:
     found, cursor = results.list_runs(db, key=key, page=page, status=status)

@@ -25,7 +25,7 @@ Db = Annotated[Session, Depends(get_db)]
 def list_metrics(
     _: Annotated[Principal, Depends(Require("metric", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("key"))],
+    page: Annotated[PageRequest, Depends(page_request("key", metrics.METRIC_SORTS))],
     type: MetricType | None = None,
     tag: Annotated[str | None, Query(description="Metrics carrying this tag")] = None,
     owner: Annotated[str | None, Query(description="Owner's username")] = None,

@@ -4,9 +4,14 @@ Body size is held while the body is read, never after: a request that declares a
 ``Content-Length`` above its route's limit is refused (413) before a byte of it is
 read, and a body sent without one (chunked) is counted as it arrives and refused as
 soon as the count passes the limit. Either way at most the limit is ever held, however
-large the body, and nothing is parsed before the limit holds (FastAPI reads a declared
-body model before it solves the route's dependencies, authentication among them, so
-the limit cannot wait for authentication).
+large the body, and nothing is parsed before the limit holds.
+
+Authentication comes first. FastAPI reads a declared body model before it solves the
+route's dependencies, authentication among them, so for the management routes the
+check here runs the route's authentication itself (``authenticate_first``,
+:mod:`verdict.server.api.auth_first`) before the size check and before the route: an
+unauthenticated or unauthorized caller gets its 401 or 403 without a byte of its body
+read. The SDK routes authenticate before they read, so they are not looked at.
 
 The SDK routes (evaluation, OFREP, assignment) have their own limit, so a deployment
 can keep them tighter than management routes. ``POST /api/v1/events`` keeps its own
@@ -21,12 +26,12 @@ costs one substring search.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -93,7 +98,8 @@ def _nul_parameter(query_string: bytes) -> str | None:
 class RequestLimits:
     """ASGI middleware: the body limit of each request's route, and NUL-free query
     parameters. ``sdk_paths`` take ``sdk_limit``, ``exempt`` paths read their body
-    under their own limit, every other path takes ``limit``."""
+    under their own limit, every other path takes ``limit``, after
+    ``authenticate_first`` (a response refusing the request, or None) has let it in."""
 
     def __init__(
         self,
@@ -103,12 +109,14 @@ class RequestLimits:
         sdk_limit: int,
         sdk_paths: PathSet,
         exempt: frozenset[str] = frozenset(),
+        authenticate_first: Callable[[Scope], Awaitable[Response | None]] | None = None,
     ) -> None:
         self.app = app
         self._limit = limit
         self._sdk_limit = sdk_limit
         self._sdk_paths = sdk_paths
         self._exempt = exempt
+        self._authenticate_first = authenticate_first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,7 +139,15 @@ class RequestLimits:
         if path in self._exempt:
             await self.app(scope, receive, send)
             return
-        limit = self._sdk_limit if path in self._sdk_paths else self._limit
+        if path in self._sdk_paths:
+            limit = self._sdk_limit
+        else:
+            limit = self._limit
+            if self._authenticate_first is not None:
+                refusal = await self._authenticate_first(scope)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
         declared = _declared_length(scope)
         if declared is not None:
             if declared > limit:

@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -29,12 +29,17 @@ __all__ = [
     "InvalidCursorError",
     "Page",
     "PageRequest",
+    "Sortable",
     "page_request",
     "paginate",
 ]
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+
+# The names a list can be sorted by, and the column each one sorts on: one constant per
+# list, in its service, passed both to ``paginate`` and (for the spec) to ``page_request``.
+Sortable = Mapping[str, InstrumentedAttribute[Any]]
 
 
 class Page(BaseModel, Generic[T]):
@@ -51,14 +56,17 @@ class PageRequest:
     sort: str
 
 
-def page_request(default_sort: str, sortable: Sequence[str] = ()) -> Any:
+def page_request(default_sort: str, sortable: Collection[str] = ()) -> Any:
     """A dependency reading ``limit``, ``cursor`` and ``sort`` with a per-route default.
 
-    ``sortable`` (the names the service's ``paginate`` accepts) puts them in the spec
-    as the pattern ``sort`` must match, so that a client, or a generated test, knows
-    which values are valid; without it ``sort`` is any text and a wrong one is refused
-    by ``paginate`` (422 naming ``query.sort``).
+    ``sortable`` (the service's constant, the names its ``paginate`` accepts) puts them
+    in the spec as the pattern ``sort`` must match, so that a client, or a generated
+    test, knows which values are valid; a wrong one is refused before the route runs
+    (422 naming ``query.sort``). Without it ``sort`` is any text and a wrong one is
+    refused by ``paginate`` (also 422 naming ``query.sort``).
     """
+    if sortable and default_sort.removeprefix("-") not in sortable:
+        raise ValueError(f"the default sort {default_sort!r} is not one of {list(sortable)}")
     names = "|".join(re.escape(name) for name in sortable)
     choices = f" One of {', '.join(sortable)}." if sortable else ""
 
@@ -149,7 +157,7 @@ def paginate(
     query: Select[Any],
     request: PageRequest,
     *,
-    sortable: dict[str, InstrumentedAttribute[Any]],
+    sortable: Sortable,
     id_column: InstrumentedAttribute[uuid.UUID],
 ) -> tuple[Sequence[Any], str | None]:
     """One page of ``query`` ordered by ``request.sort`` (``-name`` for descending)."""

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 def list_audit_entries(
     _principal: Annotated[Principal, Depends(Require("audit_log", "read"))],
     db: Annotated[Session, Depends(get_db)],
-    page: Annotated[PageRequest, Depends(page_request("-at"))],
+    page: Annotated[PageRequest, Depends(page_request("-at", service.AUDIT_SORTS))],
     resource_type: Annotated[str | None, Query(description="e.g. feature_flag")] = None,
     resource_id: Annotated[str | None, Query()] = None,
     actor: Annotated[str | None, Query(description="user name or api-key:<name>")] = None,

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.audit.models import AuditLogEntry
 from verdict.server.identity.auth import Principal
 
-__all__ = ["list_entries", "record"]
+__all__ = ["AUDIT_SORTS", "list_entries", "record"]
 
 
 def record(
@@ -46,6 +46,10 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+# Also the sorts of a flag's and an experiment's history, which are audit entries too.
+AUDIT_SORTS: Sortable = {"at": AuditLogEntry.at}
 
 
 def list_entries(
@@ -76,6 +80,6 @@ def list_entries(
         session,
         query,
         page,
-        sortable={"at": AuditLogEntry.at},
+        sortable=AUDIT_SORTS,
         id_column=AuditLogEntry.id,
     )

@@ -32,7 +32,7 @@ _EDIT: dict[int | str, dict[str, Any]] = {
 def list_data_sources(
     _: Annotated[Principal, Depends(Require("data_source", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("key"))],
+    page: Annotated[PageRequest, Depends(page_request("key", service.DATA_SOURCE_SORTS))],
     archived: Annotated[
         bool, Query(description="true: only archived sources; false (default): the others")
     ] = False,

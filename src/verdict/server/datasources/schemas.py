@@ -12,6 +12,8 @@ from verdict.server.api.schemas import RequestModel
 from verdict.server.db.keys import KEY_MAX_LENGTH, KEY_PATTERN
 
 __all__ = [
+    "SCHEMES",
+    "URL_PATTERN",
     "DataSourceCheck",
     "DataSourceCreate",
     "DataSourceOut",
@@ -24,6 +26,13 @@ Key = Annotated[
     StringConstraints(min_length=1, max_length=KEY_MAX_LENGTH, pattern=KEY_PATTERN.pattern),
 ]
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+# The engines analysis reads (verdict.analysis.engines.connect), by URL scheme, which a
+# driver may follow (postgresql+psycopg://). The service refuses any other URL, naming
+# body.url; the pattern says so in the spec.
+SCHEMES = ("sqlite", "postgresql", "postgres", "duckdb", "chdb", "spark")
+URL_PATTERN = rf"^({'|'.join(SCHEMES)})(\+[a-z0-9_]+)?://"
+_URL_DESCRIPTION = "sqlite:///…, postgresql://…, duckdb:///…, chdb:///…, spark://local[2]"
 
 _EXAMPLE: dict[str, Any] = {
     "key": "warehouse",
@@ -73,7 +82,8 @@ class DataSourceCreate(RequestModel):
     url: str = Field(
         min_length=1,
         max_length=2000,
-        description="sqlite:///…, postgresql://…, duckdb:///…, chdb:///…, spark://local[2]",
+        description=_URL_DESCRIPTION,
+        json_schema_extra={"pattern": URL_PATTERN},
     )
     exposures: InputMapping
     events: InputMapping
@@ -83,7 +93,13 @@ class DataSourceCreate(RequestModel):
 class DataSourceUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=10_000)
-    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description=_URL_DESCRIPTION,
+        json_schema_extra={"pattern": URL_PATTERN},
+    )
     exposures: InputMapping | None = None
     events: InputMapping | None = None
     archived: bool | None = None

@@ -9,6 +9,7 @@ is never shown whole: its password is masked in every answer and in the audit lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from verdict.analysis.errors import AnalysisError
 from verdict.analysis.mapping import DataSourceMapping, EventSource, ExposureSource
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.service import record
 from verdict.server.datasources.models import DataSource
 from verdict.server.datasources.schemas import (
+    SCHEMES,
+    URL_PATTERN,
     DataSourceCreate,
     DataSourceOut,
     DataSourceUpdate,
@@ -36,6 +39,7 @@ from verdict.server.experiments.models import Experiment
 from verdict.server.identity.auth import Principal
 
 __all__ = [
+    "DATA_SOURCE_SORTS",
     "EVENT_ROLES",
     "EXPOSURE_ROLES",
     "create_data_source",
@@ -49,7 +53,7 @@ __all__ = [
 ]
 
 RESOURCE_TYPE = "data_source"
-SCHEMES = ("sqlite", "postgresql", "postgres", "duckdb", "chdb", "spark")
+_URL = re.compile(URL_PATTERN)
 EXPOSURE_ROLES = ("unit", "experiment", "variant", "timestamp", "context")
 EVENT_ROLES = ("unit", "name", "timestamp", "value", "properties")
 # Roles a warehouse table may lack: no context (no breakdowns), no value column (values
@@ -69,9 +73,9 @@ def masked_url(url: str) -> str:
 
 
 def _check_url(url: str, field: str) -> list[tuple[str, str]]:
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
-    if scheme not in SCHEMES:
-        return [(field, f"the URL must start with one of {', '.join(s + '://' for s in SCHEMES)}")]
+    if not _URL.match(url):
+        schemes = ", ".join(f"{scheme}://" for scheme in SCHEMES)
+        return [(field, f"the URL must start with one of {schemes} (in lower case)")]
     return []
 
 
@@ -148,6 +152,9 @@ def get_data_source(session: Session, *, key: str) -> DataSourceOut:
     return _out(find_data_source(session, key))
 
 
+DATA_SOURCE_SORTS: Sortable = {"key": DataSource.key, "created_at": DataSource.created_at}
+
+
 def list_data_sources(
     session: Session, *, page: PageRequest, archived: bool = False
 ) -> tuple[list[DataSourceOut], str | None]:
@@ -156,7 +163,7 @@ def list_data_sources(
         session,
         query,
         page,
-        sortable={"key": DataSource.key, "created_at": DataSource.created_at},
+        sortable=DATA_SOURCE_SORTS,
         id_column=DataSource.id,
     )
     return [_out(s) for s in found], cursor

@@ -14,7 +14,9 @@ definition, a segment, an environment row, an experiment in every environment)
 invalidates all of them (payload ``*``). A change to an API key (created, revoked,
 deleted; not its last-used time) travels the same way with payload ``!keys`` and
 clears every process's API key cache (:mod:`verdict.server.identity.keycache`), which
-``*`` clears too (an environment, and with it its keys, may have been deleted).
+``*`` clears too (an environment, and with it its keys, may have been deleted); each
+clear also has every open configuration stream re-check its key, so the stream of a
+revoked key ends (:mod:`verdict.server.delivery.stream`).
 
 On PostgreSQL each server process also runs a :class:`ChangeListener`: a thread with its
 own connection that LISTENs on :data:`CHANNEL`, invalidates the local cache for each
@@ -285,6 +287,8 @@ class ChangeDelivery:
         self._hub = hub
         self._app.state.streams = hub
         self._cache.add_listener(hub.notify)
+        # Streams re-check their key whenever keys change (a revocation, anywhere).
+        self._api_keys.add_listener(hub.keys_changed)
         engine: Engine = self._app.state.engine
         if engine.dialect.name == "postgresql":
             self._listener = ChangeListener(engine, self._cache, api_keys=self._api_keys)
@@ -298,6 +302,7 @@ class ChangeDelivery:
         if self._hub is not None:
             self._hub.close()
             self._cache.remove_listener(self._hub.notify)
+            self._api_keys.remove_listener(self._hub.keys_changed)
         if self._listener is not None:
             self._listener.stop()
         self._tracker.remove()

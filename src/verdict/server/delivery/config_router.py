@@ -5,11 +5,14 @@ compiled per request) with a strong ETag; a matching ``If-None-Match`` gets ``30
 no body, so a poller that is up to date costs one hash comparison.
 ``GET /api/v1/sdk/stream`` is the server-sent event stream of ETag changes
 (:mod:`verdict.server.delivery.stream`). Both take a server key: the document holds
-every rule and override, which client keys (shipped to browsers) must not see.
+every rule and override, which client keys (shipped to browsers) must not see. A stream
+re-checks its key as the SDK routes do (:func:`sdk_principal`) and ends once the key
+stops authenticating: revoked, deleted, expired, or its owner deactivated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -18,14 +21,15 @@ from verdict.server.api.versioning import etag_matches
 from verdict.server.delivery.evaluation import sdk_snapshot
 from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.delivery.stream import EventStream, StreamHub
-from verdict.server.errors import NotFoundError
-from verdict.server.identity.auth import Principal, RequireSdkKey
+from verdict.server.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from verdict.server.identity.auth import Principal, RequireSdkKey, sdk_principal
 from verdict.server.identity.models import ApiKeyKind
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/sdk", tags=["sdk"])
-ServerKey = Annotated[Principal, Depends(RequireSdkKey(ApiKeyKind.SERVER))]
+_SERVER_KEYS = frozenset({ApiKeyKind.SERVER})
+ServerKey = Annotated[Principal, Depends(RequireSdkKey(*_SERVER_KEYS))]
 
 _CONFIG_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -63,6 +67,19 @@ async def get_config(
     return Response(content=snapshot.body, media_type="application/json", headers=headers)
 
 
+def _still_authorized(request: Request) -> Callable[[], Awaitable[bool]]:
+    """Whether the key that opened ``request`` would still be let in."""
+
+    async def check() -> bool:
+        try:
+            await sdk_principal(request, _SERVER_KEYS)
+        except (AuthenticationError, PermissionDeniedError):
+            return False
+        return True
+
+    return check
+
+
 @router.get(
     "/stream",
     summary="Server-sent events: the environment's configuration changed",
@@ -78,4 +95,9 @@ def stream_config(request: Request, principal: ServerKey) -> Response:
         raise NotFoundError("configuration streaming is not running in this server")
     assert principal.environment_id is not None
     snapshot = cache.get_by_id(principal.environment_id)
-    return EventStream(hub=hub, cache=cache, environment_key=snapshot.environment_key)
+    return EventStream(
+        hub=hub,
+        cache=cache,
+        environment_key=snapshot.environment_key,
+        authorized=_still_authorized(request),
+    )

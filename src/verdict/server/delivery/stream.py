@@ -15,15 +15,28 @@ as ``Last-Event-ID``)::
 
 A comment line (``: keep-alive``) is sent after ``keepalive`` seconds of silence so
 proxies keep the connection open. A stream ends when the client disconnects, when its
-environment is deleted, and when the server shuts down (:meth:`StreamHub.close`).
+environment is deleted, when the server shuts down (:meth:`StreamHub.close`), and when
+the key it was opened with stops authenticating (revoked, deleted, expired, or its
+owner deactivated): the stream asks ``authorized`` again
+
+- as soon as any API key changes: the API key cache is cleared in every process
+  (:mod:`verdict.server.identity.keycache`) and tells the hub
+  (:meth:`StreamHub.keys_changed`), which wakes every stream to check;
+- before each keep-alive, which catches an expiry and a lost notification.
+
+The check is the one an SDK request makes (the in-process key cache, the database only
+on a miss), so a key change costs one database lookup per distinct key, not per stream.
+If the check itself fails (the database is unavailable), the stream stays open and is
+checked again at the next keep-alive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -37,6 +50,8 @@ from verdict.server.errors import NotFoundError
 
 __all__ = ["KEEPALIVE_SECONDS", "RETRY_MILLISECONDS", "EventStream", "StreamHub"]
 
+logger = logging.getLogger(__name__)
+
 KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 2000  # the reconnection delay EventSource clients are told to use
 
@@ -45,6 +60,7 @@ RETRY_MILLISECONDS = 2000  # the reconnection delay EventSource clients are told
 class _Subscription:
     environment_key: str
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    recheck: bool = False  # an API key changed: is the stream's own still good?
 
 
 class StreamHub:
@@ -69,6 +85,11 @@ class StreamHub:
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake, environment_key)
 
+    def keys_changed(self) -> None:
+        """A key cache listener: every stream re-checks its key (one may be revoked)."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._recheck)
+
     def close(self) -> None:
         """End every stream (server shutdown); safe from any thread or a signal handler."""
         self._closed.set()
@@ -78,6 +99,11 @@ class StreamHub:
         for subscription in list(self._subscriptions):
             if environment_key is None or subscription.environment_key == environment_key:
                 subscription.changed.set()
+
+    def _recheck(self) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.recheck = True
+            subscription.changed.set()
 
     @contextmanager
     def subscribe(self, environment_key: str) -> Iterator[_Subscription]:
@@ -97,7 +123,8 @@ def _event(snapshot: EnvironmentSnapshot) -> bytes:
 
 
 class EventStream(Response):
-    """The ``text/event-stream`` response of one SDK connection."""
+    """The ``text/event-stream`` response of one SDK connection; ``authorized`` says
+    whether the credential that opened it still may (None: the stream never asks)."""
 
     media_type = "text/event-stream"
 
@@ -108,6 +135,7 @@ class EventStream(Response):
         cache: SnapshotCache,
         environment_key: str,
         keepalive: float = KEEPALIVE_SECONDS,
+        authorized: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         super().__init__(
             headers={
@@ -122,6 +150,7 @@ class EventStream(Response):
         self._cache = cache
         self._environment_key = environment_key
         self._keepalive = keepalive
+        self._authorized = authorized
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -152,9 +181,16 @@ class EventStream(Response):
         await write(f"retry: {RETRY_MILLISECONDS}\n\n".encode())
         sent: str | None = None
         with self._hub.subscribe(self._environment_key) as subscription:
+            # A key revoked after the request authenticated, before the subscription
+            # could hear of it, is caught by this first check (a cache hit otherwise).
+            subscription.recheck = True
             while not self._hub.closed:
                 # Cleared before reading, so a change during the read wakes us again.
                 subscription.changed.clear()
+                if subscription.recheck:
+                    subscription.recheck = False
+                    if not await self._still_authorized():
+                        return
                 try:
                     snapshot = await anyio.to_thread.run_sync(
                         self._cache.get, self._environment_key
@@ -167,4 +203,17 @@ class EventStream(Response):
                 with anyio.move_on_after(self._keepalive) as waited:
                     await subscription.changed.wait()
                 if waited.cancelled_caught:
+                    if not await self._still_authorized():
+                        return
                     await write(b": keep-alive\n\n")
+
+    async def _still_authorized(self) -> bool:
+        if self._authorized is None:
+            return True
+        try:
+            return await self._authorized()
+        except Exception:
+            # Not a verdict on the key (the database is unavailable): keep the stream and
+            # ask again at the next keep-alive.
+            logger.warning("could not re-check the key of a configuration stream", exc_info=True)
+            return True

@@ -35,7 +35,7 @@ SearchText = Annotated[
 def list_environments(
     _: Annotated[Principal, Depends(Require("environment", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("sort_order"))],
+    page: Annotated[PageRequest, Depends(page_request("sort_order", service.ENVIRONMENT_SORTS))],
     q: SearchText = None,
 ) -> Page[EnvironmentOut]:
     found, cursor = service.list_environments(db, page=page, text=q)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verdict.server.api.filters import matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -32,6 +32,7 @@ from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import ApiKey
 
 __all__ = [
+    "ENVIRONMENT_SORTS",
     "create_environment",
     "delete_environment",
     "environment_snapshot",
@@ -55,6 +56,14 @@ def get_environment(session: Session, *, key: str) -> Environment:
     return environment
 
 
+ENVIRONMENT_SORTS: Sortable = {
+    "sort_order": Environment.sort_order,
+    "key": Environment.key,
+    "name": Environment.name,
+    "created_at": Environment.created_at,
+}
+
+
 def list_environments(
     session: Session, *, page: PageRequest, text: str | None = None
 ) -> tuple[Sequence[Environment], str | None]:
@@ -67,12 +76,7 @@ def list_environments(
         session,
         query,
         page,
-        sortable={
-            "sort_order": Environment.sort_order,
-            "key": Environment.key,
-            "name": Environment.name,
-            "created_at": Environment.created_at,
-        },
+        sortable=ENVIRONMENT_SORTS,
         id_column=Environment.id,
     )
 

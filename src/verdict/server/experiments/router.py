@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from verdict.server.api.pagination import Page, PageRequest, page_request
 from verdict.server.api.versioning import IfMatch, set_etag
 from verdict.server.audit.schemas import AuditEntryOut
+from verdict.server.audit.service import AUDIT_SORTS
 from verdict.server.db import get_db
 from verdict.server.experiments import actions, editing, service
 from verdict.server.experiments.lifecycle import Action
@@ -36,7 +37,7 @@ Editor = Annotated[Principal, Depends(Require("experiment", "update"))]
 def list_experiments(
     _: Reader,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("-created_at"))],
+    page: Annotated[PageRequest, Depends(page_request("-created_at", service.EXPERIMENT_SORTS))],
     status: ExperimentStatus | None = None,
     type: ExperimentType | None = None,
     tag: Annotated[str | None, Query(description="Experiments carrying this tag")] = None,
@@ -179,7 +180,7 @@ def experiment_history(
     key: str,
     _: Reader,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("-at"))],
+    page: Annotated[PageRequest, Depends(page_request("-at", AUDIT_SORTS))],
 ) -> Page[AuditEntryOut]:
     entries, cursor = service.list_history(db, key=key, page=page)
     return Page[AuditEntryOut](

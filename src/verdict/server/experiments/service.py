@@ -15,10 +15,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from verdict.server.api.filters import has_tag, matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.models import AuditLogEntry
-from verdict.server.audit.service import record
+from verdict.server.audit.service import AUDIT_SORTS, record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
@@ -49,6 +49,7 @@ from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
 
 __all__ = [
+    "EXPERIMENT_SORTS",
     "RESOURCE_TYPE",
     "create_experiment",
     "delete_experiment",
@@ -93,6 +94,14 @@ def get_experiment(session: Session, *, key: str) -> Experiment:
     return experiment
 
 
+EXPERIMENT_SORTS: Sortable = {
+    "key": Experiment.key,
+    "name": Experiment.name,
+    "created_at": Experiment.created_at,
+    "updated_at": Experiment.updated_at,
+}
+
+
 def list_experiments(
     session: Session,
     *,
@@ -127,12 +136,7 @@ def list_experiments(
         session,
         query,
         page,
-        sortable={
-            "key": Experiment.key,
-            "name": Experiment.name,
-            "created_at": Experiment.created_at,
-            "updated_at": Experiment.updated_at,
-        },
+        sortable=EXPERIMENT_SORTS,
         id_column=Experiment.id,
     )
 
@@ -300,9 +304,7 @@ def list_history(
         AuditLogEntry.resource_type == RESOURCE_TYPE,
         AuditLogEntry.resource_id == str(experiment_id),
     )
-    return paginate(
-        session, query, page, sortable={"at": AuditLogEntry.at}, id_column=AuditLogEntry.id
-    )
+    return paginate(session, query, page, sortable=AUDIT_SORTS, id_column=AuditLogEntry.id)
 
 
 def list_phases(session: Session, *, key: str) -> Sequence[ExperimentPhase]:

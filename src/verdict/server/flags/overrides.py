@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verdict.engine.errors import child_path
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -33,7 +33,7 @@ from verdict.server.flags.validation import IssueFields, flag_path, raise_new_is
 from verdict.server.flags.views import override_out, override_snapshot, usernames
 from verdict.server.identity.auth import Principal
 
-__all__ = ["delete_override", "list_overrides", "put_override"]
+__all__ = ["OVERRIDE_SORTS", "delete_override", "list_overrides", "put_override"]
 
 _OVERRIDE_FIELDS = {
     "": "body",
@@ -57,6 +57,12 @@ def _find(
             FeatureFlagOverride.unit_id == unit_id,
         )
     ).first()
+
+
+OVERRIDE_SORTS: Sortable = {
+    "unit_id": FeatureFlagOverride.unit_id,
+    "created_at": FeatureFlagOverride.created_at,
+}
 
 
 def list_overrides(
@@ -84,10 +90,7 @@ def list_overrides(
         session,
         query,
         page,
-        sortable={
-            "unit_id": FeatureFlagOverride.unit_id,
-            "created_at": FeatureFlagOverride.created_at,
-        },
+        sortable=OVERRIDE_SORTS,
         id_column=FeatureFlagOverride.id,
     )
     names = usernames(session, [row.created_by_id for row in rows])

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from verdict.server.api.pagination import Page, PageRequest, page_request
 from verdict.server.api.versioning import IfMatch, set_etag
 from verdict.server.audit.schemas import AuditEntryOut
+from verdict.server.audit.service import AUDIT_SORTS
 from verdict.server.db import get_db
 from verdict.server.db.keys import KEY_MAX_LENGTH, KEY_PATTERN
 from verdict.server.flags import overrides, service, states
@@ -49,7 +50,7 @@ _PLAIN = r"^[^\x00]*$"
 def list_flags(
     _: Reader,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("key"))],
+    page: Annotated[PageRequest, Depends(page_request("key", service.FLAG_SORTS))],
     tag: Annotated[str | None, Query(max_length=64, pattern=_PLAIN)] = None,
     owner: Annotated[
         str | None, Query(max_length=150, pattern=_PLAIN, description="Username")
@@ -154,7 +155,7 @@ def flag_history(
     _: Reader,
     key: FlagKey,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("-at"))],
+    page: Annotated[PageRequest, Depends(page_request("-at", AUDIT_SORTS))],
 ) -> Page[AuditEntryOut]:
     entries, cursor = service.list_history(db, key=key, page=page)
     return Page[AuditEntryOut](
@@ -255,7 +256,7 @@ def list_overrides(
     key: FlagKey,
     environment: EnvironmentKey,
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("unit_id"))],
+    page: Annotated[PageRequest, Depends(page_request("unit_id", overrides.OVERRIDE_SORTS))],
     expired: Annotated[
         bool | None, Query(description="true: only expired; false: only in force")
     ] = None,

@@ -17,10 +17,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from verdict.server.api.filters import has_tag, matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version, stale_edit
 from verdict.server.audit.models import AuditLogEntry
-from verdict.server.audit.service import record
+from verdict.server.audit.service import AUDIT_SORTS, record
 from verdict.server.db import utcnow
 from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
@@ -51,6 +51,7 @@ from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
 
 __all__ = [
+    "FLAG_SORTS",
     "RESOURCE_TYPE",
     "archive_flag",
     "create_flag",
@@ -85,6 +86,14 @@ def _out(session: Session, flag: FeatureFlag) -> FlagOut:
 
 def get_flag(session: Session, *, key: str) -> FlagOut:
     return _out(session, load_flag(session, key))
+
+
+FLAG_SORTS: Sortable = {
+    "key": FeatureFlag.key,
+    "name": FeatureFlag.name,
+    "created_at": FeatureFlag.created_at,
+    "updated_at": FeatureFlag.updated_at,
+}
 
 
 def list_flags(
@@ -132,12 +141,7 @@ def list_flags(
         session,
         query,
         page,
-        sortable={
-            "key": FeatureFlag.key,
-            "name": FeatureFlag.name,
-            "created_at": FeatureFlag.created_at,
-            "updated_at": FeatureFlag.updated_at,
-        },
+        sortable=FLAG_SORTS,
         id_column=FeatureFlag.id,
     )
     return flag_outs(session, flags), cursor
@@ -400,6 +404,4 @@ def list_history(
         AuditLogEntry.resource_type == RESOURCE_TYPE,
         AuditLogEntry.resource_id == str(flag_id),
     )
-    return paginate(
-        session, query, page, sortable={"at": AuditLogEntry.at}, id_column=AuditLogEntry.id
-    )
+    return paginate(session, query, page, sortable=AUDIT_SORTS, id_column=AuditLogEntry.id)

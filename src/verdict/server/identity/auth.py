@@ -12,6 +12,12 @@ in ``X-API-Key``. They authenticate through :func:`sdk_principal`, which remembe
 keys in process (:mod:`verdict.server.identity.keycache`) so the hot paths do not
 read the database per request.
 
+Routes that read a request body are authenticated before the body is read: the
+request limits (:mod:`verdict.server.api.limits`) run the route's requirement first
+(:mod:`verdict.server.api.auth_first`) and leave the principal in the request's state
+(:data:`PRINCIPAL_STATE`), where the route's dependency finds it instead of
+authenticating a second time.
+
 An admin key made from the command line holds every permission. A key made by a person
 (``ApiKey.personal``) is theirs: an admin key of theirs holds exactly the permissions
 its owner holds at the time of each request (never more, so making a key cannot climb
@@ -55,17 +61,23 @@ from verdict.server.identity.permissions import all_permissions, permission_name
 from verdict.server.singleflight import SingleFlight
 
 __all__ = [
+    "PRINCIPAL_STATE",
     "SESSION_COOKIE",
     "Authenticated",
     "Principal",
+    "PrincipalRequirement",
     "Require",
     "RequireSdkKey",
     "authenticate",
+    "authenticate_request",
     "sdk_principal",
     "user_permissions",
 ]
 
 SESSION_COOKIE = "verdict_session"
+# The request-state entry (ASGI ``scope["state"]``) holding a principal authenticated
+# before the route ran; only server code writes a request's state.
+PRINCIPAL_STATE = "verdict.principal"
 # Writing last_used_at on every request would turn each read into a write; once a
 # minute is precise enough to tell a live key from a dead one.
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -235,7 +247,8 @@ def _authenticate_key(
     return principal, expires_at
 
 
-def _authenticate_other(request: Request) -> Principal:
+def authenticate_request(request: Request) -> Principal:
+    """:func:`authenticate` in a session of its own (blocking: call it on a thread)."""
     with request.app.state.session_factory() as session:
         return authenticate(request, session)
 
@@ -259,7 +272,7 @@ async def sdk_principal(request: Request, kinds: frozenset[ApiKeyKind]) -> Princ
     if credential is None:
         # A login token or cookie still gets its precise 401 (expired, signed out…)
         # before the 403 below tells the caller to use an API key.
-        principal = await run_in_threadpool(_authenticate_other, request)
+        principal = await run_in_threadpool(authenticate_request, request)
     else:
         cache = key_cache(request.app)
         digest = credentials.digest(credential)
@@ -282,7 +295,29 @@ async def sdk_principal(request: Request, kinds: frozenset[ApiKeyKind]) -> Princ
     return principal
 
 
-class Require:
+class PrincipalRequirement:
+    """Base of the management routes' dependencies: authenticate (or take the principal
+    already authenticated for this request), then :meth:`authorize` it."""
+
+    def authorize(self, principal: Principal) -> None:
+        """Raise :class:`PermissionDeniedError` unless ``principal`` may use the route."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        request: Request,
+        db: Annotated[Session, Depends(get_db)],
+        _bearer: Bearer = None,
+        _cookie: Cookie = None,
+    ) -> Principal:
+        principal = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+        if not isinstance(principal, Principal):
+            principal = authenticate(request, db)
+        self.authorize(principal)
+        return principal
+
+
+class Require(PrincipalRequirement):
     """Dependency: authenticate, then demand ``resource:action``."""
 
     def __init__(self, resource: str, action: str) -> None:
@@ -290,39 +325,23 @@ class Require:
         self.action = action
         self.permission = permission_name(resource, action)
 
-    def __call__(
-        self,
-        request: Request,
-        db: Annotated[Session, Depends(get_db)],
-        _bearer: Bearer = None,
-        _cookie: Cookie = None,
-    ) -> Principal:
-        principal = authenticate(request, db)
+    def authorize(self, principal: Principal) -> None:
         if not principal.can(self.resource, self.action):
             raise PermissionDeniedError(f"{principal.name} lacks the permission {self.permission}")
-        return principal
 
     def __repr__(self) -> str:
         return f"Require({self.permission})"
 
 
-class Authenticated:
+class Authenticated(PrincipalRequirement):
     """Dependency for the few routes any signed-in person or admin key may use (who am
     I, log out). Server and client keys belong to the SDK routes only: 403 here."""
 
-    def __call__(
-        self,
-        request: Request,
-        db: Annotated[Session, Depends(get_db)],
-        _bearer: Bearer = None,
-        _cookie: Cookie = None,
-    ) -> Principal:
-        principal = authenticate(request, db)
+    def authorize(self, principal: Principal) -> None:
         if principal.api_key_kind in (ApiKeyKind.SERVER, ApiKeyKind.CLIENT):
             raise PermissionDeniedError(
                 f"{principal.api_key_kind.value} keys serve the SDK routes only"
             )
-        return principal
 
     def __repr__(self) -> str:
         return "Authenticated()"

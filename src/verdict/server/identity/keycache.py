@@ -22,6 +22,9 @@ What keeps the cache honest:
 - An entry is never used past the key's own ``expires_at``.
 - Only successful authentications are remembered: an unknown key always reaches the
   database, so a key created a moment ago works at once.
+
+Listeners (:meth:`ApiKeyCache.add_listener`) hear every clear: open configuration
+streams use it to re-check their key at once (:mod:`verdict.server.delivery.stream`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,6 +61,7 @@ class ApiKeyCache:
         # Bumped by clear(): an authentication that began before a clear must not store
         # what it read, since the change that cleared may have revoked that very key.
         self._generation = 0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def generation(self) -> int:
@@ -97,6 +102,16 @@ class ApiKeyCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
+        for listener in list(self._listeners):
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called (on the clearing thread) after each clear: a key may have been revoked."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def __len__(self) -> int:
         return len(self._entries)

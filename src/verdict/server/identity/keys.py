@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
 from verdict.server.environments.models import Environment
@@ -25,7 +25,15 @@ from verdict.server.identity import credentials
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import ApiKey, ApiKeyKind
 
-__all__ = ["create_key", "get_key", "key_snapshot", "list_keys", "retire_keys", "revoke_key"]
+__all__ = [
+    "KEY_SORTS",
+    "create_key",
+    "get_key",
+    "key_snapshot",
+    "list_keys",
+    "retire_keys",
+    "revoke_key",
+]
 
 
 def key_snapshot(key: ApiKey) -> dict[str, Any]:
@@ -105,6 +113,9 @@ def get_key(session: Session, *, key_id: uuid.UUID) -> ApiKey:
     return key
 
 
+KEY_SORTS: Sortable = {"created_at": ApiKey.created_at, "name": ApiKey.name}
+
+
 def list_keys(
     session: Session, *, page: PageRequest, kind: ApiKeyKind | None = None
 ) -> tuple[Sequence[ApiKey], str | None]:
@@ -115,7 +126,7 @@ def list_keys(
         session,
         query,
         page,
-        sortable={"created_at": ApiKey.created_at, "name": ApiKey.name},
+        sortable=KEY_SORTS,
         id_column=ApiKey.id,
     )
 

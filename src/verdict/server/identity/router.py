@@ -89,7 +89,11 @@ def login_throttle(app: FastAPI) -> LoginThrottle:
     """The app's login counters and hashing gate (made on first use; one per process)."""
     throttle: LoginThrottle | None = getattr(app.state, "login_throttle", None)
     if throttle is None:
-        throttle = app.state.login_throttle = LoginThrottle()
+        settings = app.state.settings
+        throttle = app.state.login_throttle = LoginThrottle(
+            per_account=settings.login_limit_per_account,
+            per_address=settings.login_limit_per_address,
+        )
     return throttle
 
 
@@ -151,7 +155,7 @@ def me(principal: Annotated[Principal, Depends(Authenticated())]) -> MeOut:
 def list_users(
     _: Annotated[Principal, Depends(Require("user", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("username"))],
+    page: Annotated[PageRequest, Depends(page_request("username", service.USER_SORTS))],
     q: Annotated[str | None, Query(description="Text in username, e-mail or name")] = None,
 ) -> Page[UserOut]:
     users, cursor = service.list_users(db, page=page, text=q)
@@ -236,7 +240,7 @@ def list_permissions(
 def list_roles(
     _: Annotated[Principal, Depends(Require("role", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("name"))],
+    page: Annotated[PageRequest, Depends(page_request("name", service.ROLE_SORTS))],
 ) -> Page[RoleOut]:
     roles, cursor = service.list_roles(db, page=page)
     return Page[RoleOut](items=[_role_out(r) for r in roles], next_cursor=cursor)
@@ -306,7 +310,7 @@ def delete_role(
 def list_api_keys(
     _: Annotated[Principal, Depends(Require("api_key", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("-created_at"))],
+    page: Annotated[PageRequest, Depends(page_request("-created_at", keys.KEY_SORTS))],
     kind: ApiKeyKind | None = None,
 ) -> Page[ApiKeyOut]:
     found, cursor = keys.list_keys(db, page=page, kind=kind)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verdict.server.api.filters import matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -38,7 +38,9 @@ from verdict.server.identity.schemas import RoleCreate, RoleUpdate, UserCreate, 
 from verdict.server.identity.sessions import end_sessions
 
 __all__ = [
+    "ROLE_SORTS",
     "SYSTEM",
+    "USER_SORTS",
     "create_role",
     "create_user",
     "delete_role",
@@ -94,6 +96,9 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> User:
     return user
 
 
+USER_SORTS: Sortable = {"username": User.username, "created_at": User.created_at}
+
+
 def list_users(
     session: Session, *, page: PageRequest, text: str | None = None
 ) -> tuple[Sequence[User], str | None]:
@@ -104,7 +109,7 @@ def list_users(
         session,
         query,
         page,
-        sortable={"username": User.username, "created_at": User.created_at},
+        sortable=USER_SORTS,
         id_column=User.id,
     )
 
@@ -275,8 +280,11 @@ def get_role(session: Session, *, role_id: uuid.UUID) -> Role:
     return role
 
 
+ROLE_SORTS: Sortable = {"name": Role.name}
+
+
 def list_roles(session: Session, *, page: PageRequest) -> tuple[Sequence[Role], str | None]:
-    return paginate(session, select(Role), page, sortable={"name": Role.name}, id_column=Role.id)
+    return paginate(session, select(Role), page, sortable=ROLE_SORTS, id_column=Role.id)
 
 
 def create_role(session: Session, *, actor: Principal, data: RoleCreate) -> Role:

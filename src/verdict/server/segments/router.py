@@ -30,7 +30,7 @@ _PLAIN = r"^[^\x00]*$"
 def list_segments(
     _: Annotated[Principal, Depends(Require("segment", "read"))],
     db: Db,
-    page: Annotated[PageRequest, Depends(page_request("key"))],
+    page: Annotated[PageRequest, Depends(page_request("key", service.SEGMENT_SORTS))],
     q: Annotated[
         str | None, Query(max_length=200, pattern=_PLAIN, description="Text in key, name")
     ] = None,

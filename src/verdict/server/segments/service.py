@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from verdict.engine import compile_config
 from verdict.engine.errors import ConfigError, child_path
 from verdict.server.api.filters import matches_text
-from verdict.server.api.pagination import PageRequest, paginate
+from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.api.versioning import check_version
 from verdict.server.audit.service import record
 from verdict.server.db import utcnow
@@ -37,6 +37,7 @@ from verdict.server.segments.schemas import SegmentCreate, SegmentOut, SegmentUp
 
 __all__ = [
     "RESOURCE_TYPE",
+    "SEGMENT_SORTS",
     "create_segment",
     "delete_segment",
     "get_segment",
@@ -105,6 +106,14 @@ def get_segment(session: Session, *, key: str) -> SegmentOut:
     return _outs(session, [_load(session, key)])[0]
 
 
+SEGMENT_SORTS: Sortable = {
+    "key": Segment.key,
+    "name": Segment.name,
+    "created_at": Segment.created_at,
+    "updated_at": Segment.updated_at,
+}
+
+
 def list_segments(
     session: Session,
     *,
@@ -124,12 +133,7 @@ def list_segments(
         session,
         query,
         page,
-        sortable={
-            "key": Segment.key,
-            "name": Segment.name,
-            "created_at": Segment.created_at,
-            "updated_at": Segment.updated_at,
-        },
+        sortable=SEGMENT_SORTS,
         id_column=Segment.id,
     )
     return _outs(session, segments), cursor
