@@ -91,14 +91,19 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-def migrated_url(database_factory: DatabaseFactory, backend: str) -> str:
-    """A database of the backend, upgraded to head once for the whole run."""
+def new_migrated_url(database_factory: DatabaseFactory, backend: str) -> str:
+    """A new database of the backend, upgraded to head (dropped with the run)."""
     url = database_factory.new_url(backend)
     engine = create_db_engine(get_settings(database_url=url))
     migrate.upgrade(engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_url(database_factory: DatabaseFactory, backend: str) -> str:
+    """A database of the backend, upgraded to head once for the whole run."""
+    return new_migrated_url(database_factory, backend)
 
 
 @pytest.fixture(scope="session")

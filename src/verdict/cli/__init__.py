@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -35,6 +36,8 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 retention_app = typer.Typer(help="Delete data past its retention period.", no_args_is_help=True)
 app.add_typer(retention_app, name="retention")
+flags_app = typer.Typer(help="Manage feature flags.", no_args_is_help=True)
+app.add_typer(flags_app, name="flags")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -45,6 +48,13 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
+
+
+class FlagSource(enum.StrEnum):
+    """Where ``verdict flags import`` reads flags from (docs/migrating.md)."""
+
+    GROWTHBOOK = "growthbook"
+    UNLEASH = "unleash"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -342,6 +352,61 @@ def retention_run(
         )
         for line in describe_retention(report):
             typer.echo(line)
+
+
+@flags_app.command("import")
+def flags_import(
+    file: Annotated[str, typer.Argument(help="The export file (- reads standard input).")],
+    source: Annotated[
+        FlagSource, typer.Option("--from", help="What made the file: growthbook or unleash.")
+    ],
+    environment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            help="SOURCE=TARGET imports the file's environment SOURCE into Verdict's TARGET "
+            "(repeat it); a bare NAME imports the file's NAME, or its only environment, "
+            "into NAME. Default: every environment into the one of the same name.",
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave flags Verdict already has as they are.")
+    ] = False,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Replace flags Verdict already has (definition and states)."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and print the plan; write nothing.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import feature flags from a GrowthBook or Unleash export (docs/migrating.md).
+
+    All or nothing: if Verdict refuses any flag, nothing is written."""
+    from verdict.cli.flags import import_flags
+    from verdict.server.flags.imports.apply import Existing, ImportRefusedError
+    from verdict.server.flags.imports.reading import SourceError
+
+    if skip_existing and update:
+        raise fail("--skip-existing and --update: choose one", 2)
+    existing = Existing.UPDATE if update else Existing.SKIP if skip_existing else Existing.FAIL
+    with _database(database_url) as engine:
+        try:
+            succeeded = import_flags(
+                engine,
+                path=file,
+                source=source.value,
+                environments=environment or [],
+                existing=existing,
+                dry_run=dry_run,
+                say=typer.echo,
+            )
+        except (SourceError, ImportRefusedError) as exc:
+            raise fail(str(exc), 2) from exc
+    if not succeeded:
+        raise typer.Exit(1)
 
 
 @app.command()

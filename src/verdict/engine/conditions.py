@@ -2,17 +2,22 @@
 
 Conditions are MongoDB-style documents with GrowthBook's syntax and semantics:
 ``{"country": {"$in": ["US", "CA"]}, "plan": "pro"}``. Every top-level key must hold
-(logical AND, in order). Keys are dotted attribute paths, or the logical operators
-``$and``, ``$or``, ``$nor``, ``$not``, or Verdict's ``$inSegment`` / ``$notInSegment``
-which include a reusable segment's condition by key.
+(logical AND, in order). Keys are the logical operators ``$and``, ``$or``, ``$nor``,
+``$not``, Verdict's ``$inSegment`` / ``$notInSegment`` (which include a reusable
+segment's condition by key), GrowthBook's ``$savedGroup`` (Verdict has no saved groups:
+it never matches, as in GrowthBook without the group), or dotted attribute paths -- any
+other key, ``$where`` included, as GrowthBook reads it.
 
 :func:`compile_condition` validates a condition once and returns a closure over the
 attribute document; hot shapes (string equality, ``$in`` over strings, boolean
 equality on a top-level attribute) become one-line closures with GrowthBook's
-fallbacks kept only where the attribute's type demands them. Invalid conditions raise
-:class:`ConditionError` with the JSON path of the bad part. Segments reference each
-other freely; a cycle is rejected with the cycle spelled out. Size, depth and segment
-limits (:mod:`verdict.engine.limits`) are checked before anything is compiled.
+fallbacks kept only where the attribute's type demands them. Conditions GrowthBook
+cannot evaluate either raise :class:`ConditionError` with the JSON path of the bad part;
+with ``refuse_mistakes`` (the mode the management API saves in) so do those it answers
+but that are almost always mistakes (see :mod:`verdict.engine.operators`). Segments
+reference each other freely; a cycle is rejected with the cycle spelled out. Size,
+depth and segment limits (:mod:`verdict.engine.limits`) are checked before anything is
+compiled.
 """
 
 from __future__ import annotations
@@ -105,11 +110,22 @@ def _any_of(predicates: Sequence[ValuePredicate]) -> ValuePredicate:
 
 
 class SegmentTable:
-    """Reusable segment conditions by key, each compiled once on first use."""
+    """Reusable segment conditions by key, each compiled once on first use.
 
-    def __init__(self, segments: Mapping[str, Any] | None, path: str = "$.segments") -> None:
+    ``refuse_mistakes`` is the mode segments (and, by default, the conditions compiled
+    with this table) are compiled in: see :func:`compile_condition`.
+    """
+
+    def __init__(
+        self,
+        segments: Mapping[str, Any] | None,
+        path: str = "$.segments",
+        *,
+        refuse_mistakes: bool = False,
+    ) -> None:
         self._segments: Mapping[str, Any] = segments or {}
         self._path = path
+        self.refuse_mistakes = refuse_mistakes
         self._compiled: dict[tuple[str, bool], ValuePredicate] = {}
         self._compiling: list[str] = []
         self._expanded: dict[str, int] = {}
@@ -134,7 +150,9 @@ class SegmentTable:
         segment_path = child_path(self._path, key)
         try:
             shape = measure_condition(self._segments[key], segment_path)
-            compiled = _Compiler(self).document(self._segments[key], segment_path, on_mapping)
+            compiled = _Compiler(self, self.refuse_mistakes).document(
+                self._segments[key], segment_path, on_mapping
+            )
             self._expanded[key] = self.expanded_nodes(shape, segment_path)
         finally:
             self._compiling.pop()
@@ -151,8 +169,13 @@ class SegmentTable:
 
 
 class _Compiler:
-    def __init__(self, segments: SegmentTable) -> None:
+    def __init__(self, segments: SegmentTable, refuse_mistakes: bool) -> None:
         self._segments = segments
+        self._refuse_mistakes = refuse_mistakes
+
+    @property
+    def refuse_mistakes(self) -> bool:
+        return self._refuse_mistakes
 
     def nested_document(self, condition: Any, path: str) -> ValuePredicate:
         # $elemMatch elements may be arrays or scalars, not only objects.
@@ -163,8 +186,8 @@ class _Compiler:
             raise ConditionError(path, "a condition must be an object")
         parts: list[ValuePredicate] = []
         for key, value in condition.items():
-            if not isinstance(key, str) or not key:
-                raise ConditionError(path, f"condition key {key!r} is not a non-empty string")
+            if not isinstance(key, str):
+                raise ConditionError(path, f"condition key {key!r} is not a string")
             key_path = child_path(path, key)
             if key in ("$and", "$or", "$nor"):
                 members = self._condition_list(value, key_path, on_mapping)
@@ -182,9 +205,21 @@ class _Compiler:
                     raise ConditionError(key_path, f"{key} needs a segment key string")
                 segment = self._segments.resolve(value, key_path, on_mapping)
                 parts.append(segment if key == "$inSegment" else _negated(segment))
-            elif key.startswith("$"):
-                raise ConditionError(key_path, f"unknown condition operator {key}")
+            elif key in ("$savedGroup", "$savedGroups"):
+                if self._refuse_mistakes:
+                    raise ConditionError(
+                        key_path,
+                        "GrowthBook saved groups do not exist in Verdict, so GrowthBook's rule "
+                        "for a group it was not given applies (never matches); use $inSegment",
+                    )
+                parts.append(never)
             else:
+                if key.startswith("$") and self._refuse_mistakes:
+                    raise ConditionError(
+                        key_path,
+                        f"unknown condition operator {key} (GrowthBook would read it as an "
+                        "attribute name)",
+                    )
                 parts.append(self._field(key, value, key_path, on_mapping))
         return all_of(parts)
 
@@ -197,7 +232,7 @@ class _Compiler:
         ]
 
     def _field(self, key: str, value: Any, path: str, on_mapping: bool) -> ValuePredicate:
-        matches = compile_value_condition(value, path, self.nested_document)
+        matches = compile_value_condition(value, path, self)
         if on_mapping and "." not in key:
             return _top_level_field(key, value, matches)
         parts = _path_parts(key)
@@ -260,17 +295,27 @@ def compile_condition(
     segments: Mapping[str, Any] | SegmentTable | None = None,
     *,
     path: str = "$",
+    refuse_mistakes: bool | None = None,
 ) -> CompiledCondition:
     """Validate ``condition`` and compile it into a predicate over attribute documents.
 
     ``segments`` maps segment keys to their conditions, for ``$inSegment``; pass a
     :class:`SegmentTable` to share compiled segments between many conditions.
     ``path`` is the JSON path the condition sits at, used in error messages.
-    Raises :class:`ConditionError` for an invalid condition.
+    Raises :class:`ConditionError` for a condition GrowthBook cannot evaluate either,
+    or that Verdict cannot run (limits, regular expressions RE2 cannot express);
+    with ``refuse_mistakes`` (default: the segment table's mode, else false) also for
+    operands GrowthBook answers but that are almost always mistakes, such as
+    ``{"$gt": true}`` (which never matches). Otherwise those evaluate as in GrowthBook.
     """
-    table = segments if isinstance(segments, SegmentTable) else SegmentTable(segments)
+    table = (
+        segments
+        if isinstance(segments, SegmentTable)
+        else SegmentTable(segments, refuse_mistakes=bool(refuse_mistakes))
+    )
+    strict = table.refuse_mistakes if refuse_mistakes is None else refuse_mistakes
     shape = measure_condition(condition, path)
-    compiled = _Compiler(table).document(condition, path, on_mapping=True)
+    compiled = _Compiler(table, strict).document(condition, path, on_mapping=True)
     table.expanded_nodes(shape, path)
     return compiled
 
@@ -283,9 +328,10 @@ def evaluate_condition(
     """Whether ``attributes`` satisfies ``condition``.
 
     Compiles on every call: compile once with :func:`compile_condition` to evaluate
-    the same condition repeatedly. Raises :class:`ConditionError` for an invalid
-    condition. As in GrowthBook, a value that breaks evaluation (a non-JSON type
-    that cannot be compared) fails the condition instead of raising.
+    the same condition repeatedly. Raises :class:`ConditionError` for a condition
+    GrowthBook cannot evaluate either (see :func:`compile_condition`). As in
+    GrowthBook, a value that breaks evaluation (a non-JSON type that cannot be
+    compared) fails the condition instead of raising.
     """
     compiled = compile_condition(condition, segments)
     try:

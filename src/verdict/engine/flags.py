@@ -44,7 +44,7 @@ from verdict.engine.hashing import (
     weight_boundaries,
 )
 from verdict.engine.jsonvalues import deep_equal
-from verdict.engine.limits import MAX_RULES_PER_FLAG
+from verdict.engine.limits import MAX_PREREQUISITE_DEPTH, MAX_RULES_PER_FLAG
 from verdict.engine.operators import ValuePredicate
 from verdict.engine.rules import (
     Decider,
@@ -65,6 +65,7 @@ from verdict.engine.types import (
 )
 from verdict.engine.validation import (
     field,
+    flag_value,
     read_bool,
     read_list,
     read_mapping,
@@ -81,10 +82,6 @@ __all__ = [
     "compile_flag",
     "read_flag_type",
 ]
-
-MAX_PREREQUISITE_DEPTH = 32
-"""Prerequisite chains deeper than this resolve to ERROR / GENERAL (a runtime guard;
-cycles are already rejected when configuration is compiled)."""
 
 _RULE_TYPES = ("force", "rollout", "split", "experiment")
 
@@ -131,10 +128,12 @@ class _FlagCompiler:
 
     # ----------------------------------------------------------------- reading
     def typed_value(self, value: Any, path: str, flag_type: FlagType | None = None) -> Any:
-        problem = value_type_problem(value, flag_type or self.type)
+        """``value`` checked against the type and in its served form (see flag_value)."""
+        kind = flag_type or self.type
+        problem = value_type_problem(value, kind)
         if problem is not None:
             raise ConfigError.at(path, problem)
-        return value
+        return flag_value(value, kind)
 
     def read_variants(self) -> None:
         variants_path = child_path(self.path, "variants")
@@ -390,6 +389,8 @@ class _FlagCompiler:
     ) -> Decider:
         registry = self.registry
         key = self.key
+        # compile_config refuses chains deeper than the limit; this guard holds for
+        # flags compiled one by one with compile_flag, which cannot see the chain.
         too_deep = self.result(
             None,
             None,

@@ -176,7 +176,9 @@ def invalid_json_reason(value: Any, depth: int = 0) -> str | None:
         return "nests deeper than 64 levels"
     if value is None or isinstance(value, bool | str):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return None  # any size: JSON allows it, and Python compares it exactly
+    if isinstance(value, float):
         return None if math.isfinite(value) else f"{value!r} is not a finite number"
     if isinstance(value, list):
         return _first_reason(invalid_json_reason(item, depth + 1) for item in value)

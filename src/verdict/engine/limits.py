@@ -17,6 +17,10 @@ compiles the configuration. What is counted:
   one evaluation may visit, and it stops chains of segments that include each other
   twice from doubling the work at every link.
 - **rules** of one flag in one environment.
+- **prerequisite depth**: the links of the longest chain of prerequisites a flag
+  starts (``a`` requires ``b``, which requires ``c``: 2). Each link is one more nested
+  evaluation, so a deeper chain is refused when configuration compiles rather than
+  left to fail every evaluation.
 
 The walk is iterative where it matters and stops at the first limit exceeded, so a
 100,000-term ``$or`` is refused after 1,001 nodes.
@@ -28,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from verdict.engine.errors import ConditionError, child_path, index_path
+from verdict.engine.operators import tests_each_element
 
 __all__ = [
     "MAX_CONDITION_DEPTH",
     "MAX_CONDITION_NODES",
     "MAX_EXPANDED_NODES",
+    "MAX_PREREQUISITE_DEPTH",
     "MAX_RULES_PER_FLAG",
     "MAX_SEGMENT_REFERENCES",
     "ConditionShape",
@@ -45,9 +51,11 @@ MAX_CONDITION_DEPTH = 16
 MAX_SEGMENT_REFERENCES = 50
 MAX_EXPANDED_NODES = 10_000
 MAX_RULES_PER_FLAG = 100
+MAX_PREREQUISITE_DEPTH = 32
 
 _LISTS = frozenset({"$and", "$or", "$nor"})
 _SEGMENT_KEYS = frozenset({"$inSegment", "$notInSegment"})
+_CONDITION_KEYS = _LISTS | _SEGMENT_KEYS | {"$not", "$savedGroup", "$savedGroups"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +110,8 @@ class _Walk:
             elif key in _SEGMENT_KEYS:
                 if isinstance(value, str):
                     self.segments.append(value)
-            elif isinstance(key, str) and not key.startswith("$"):
+            elif isinstance(key, str) and key not in _CONDITION_KEYS:
+                # Any other key is an attribute path, "$where" too (as in GrowthBook).
                 self.value(value, child_path(path, key), level + 1)
 
     def value(self, condition: Any, path: str, level: int) -> None:
@@ -114,7 +123,7 @@ class _Walk:
         for name, operand in condition.items():
             self.count()
             operand_path = child_path(path, name)
-            if name in ("$not", "$size"):
+            if name in ("$not", "$size") or (name == "$elemMatch" and tests_each_element(operand)):
                 self.value(operand, operand_path, level + 1)
             elif name == "$elemMatch":
                 self.document(operand, operand_path, level + 1)

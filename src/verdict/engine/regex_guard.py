@@ -2,26 +2,30 @@
 
 Patterns come from configuration and run on every evaluation against attribute strings
 that clients send (with client keys, from browsers), so matching must never depend on
-backtracking. Patterns are compiled once with RE2 (``google-re2``), whose automata run
-in time linear in the input, whatever the pattern: ``(a|a)*b`` or ``^(.|\\s)*END$``
-cost the same few microseconds as ``@acme\\.com$``.
+backtracking. A pattern means what it means to GrowthBook's Python SDK (``re.search``);
+it is translated to an RE2 pattern with the same matches
+(:mod:`verdict.engine.regex_translation`) and compiled once with RE2 (``google-re2``),
+whose automata run in time linear in the input, whatever the pattern: ``(a|a)*b`` or
+``^(.|\\s)*END$`` cost the same few microseconds as ``@acme\\.com$``.
 
-Refused when configuration compiles, each with a reason a person can act on:
+What the engine cannot run (:func:`compile_guarded_regex` raises ``ValueError``):
 
 - patterns longer than :data:`MAX_PATTERN_LENGTH` characters;
-- what RE2 cannot run: backreferences (``\\1``, ``(?P=name)``), lookahead and
-  lookbehind, atomic groups and possessive quantifiers, conditionals, ``(?x)``;
-- a compiled program larger than :data:`MAX_REGEX_MEMORY` allows;
-- nested quantifiers (a repeated group that repeats inside: ``(a+)+``, ``(\\w*,)*``).
-  Verdict's matcher runs them in linear time too; they are refused because the same
-  configuration reaches SDKs whose engines backtrack (JavaScript, GrowthBook's).
+- what RE2 cannot express with Python's meaning: backreferences, lookahead and
+  lookbehind, atomic groups, possessive quantifiers, conditionals, Unicode word
+  boundaries, a ``$`` that more pattern follows, repetitions above 1,000;
+- a compiled program larger than :data:`MAX_REGEX_MEMORY` allows.
+
+A pattern Python's ``re`` refuses (``[``, ``\\pL``) never matches, as in GrowthBook
+(its ``$notRegex`` always holds). When a pattern is *saved* (:func:`regex_problem`) it
+is refused for those reasons too, and for nested quantifiers (a repeated group that
+repeats inside: ``(a+)+``, ``(\\w*,)*``): Verdict's matcher runs them in linear time,
+but the same configuration reaches SDKs whose engines backtrack (JavaScript,
+GrowthBook's).
 
 The per-evaluation budget: a match scans at most :data:`MAX_INPUT_LENGTH` characters
 (a longer string never matches), in time linear in its length, with at most
-:data:`MAX_REGEX_MEMORY` bytes for the pattern's program and automata. Python's ``\\Z``
-and ``\\uXXXX`` are rewritten to RE2's ``\\z`` and ``\\x{XXXX}`` so patterns written
-for the former matcher keep their meaning; ``\\d``, ``\\w``, ``\\s`` and ``\\b`` are
-ASCII, as in JavaScript, and ``$`` matches only at the very end.
+:data:`MAX_REGEX_MEMORY` bytes for the pattern's program and automata.
 """
 
 from __future__ import annotations
@@ -29,9 +33,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
+
+from verdict.engine.regex_translation import (
+    UntranslatablePatternError,
+    python_pattern_error,
+    to_re2,
+)
 
 __all__ = [
     "MAX_INPUT_LENGTH",
@@ -44,7 +55,7 @@ __all__ = [
 
 MAX_PATTERN_LENGTH = 1000
 MAX_INPUT_LENGTH = 4096
-MAX_REGEX_MEMORY = 1 << 20
+MAX_REGEX_MEMORY = 4 << 20
 """RE2's ``max_mem`` per pattern (bytes): bounds the program size and the DFA cache."""
 
 RegexMatcher = Callable[[str], bool]
@@ -52,17 +63,6 @@ RegexMatcher = Callable[[str], bool]
 
 _QUANTIFIER_BRACES = re.compile(r"\{(\d*)(,?)(\d*)\}")
 
-# RE2's parse errors for what Python's ``re`` (or PCRE, or JavaScript) accepts.
-_UNSUPPORTED = (
-    (re.compile(r"invalid escape sequence: \\[1-9]"), "backreferences (\\1) are not supported"),
-    (re.compile(r"invalid perl operator: \(\?P=?$"), "backreferences (?P=name) are not supported"),
-    (re.compile(r"invalid escape sequence: \\[gk]"), "backreferences (\\g, \\k) are not supported"),
-    (re.compile(r"invalid perl operator: \(\?<?[=!]"), "lookahead and lookbehind are unsupported"),
-    (re.compile(r"invalid perl operator: \(\?>"), "atomic groups (?>...) are not supported"),
-    (re.compile(r"bad repetition operator: [*+?}]\+"), "possessive quantifiers are not supported"),
-    (re.compile(r"invalid perl operator: \(\?\("), "conditionals (?(...)) are not supported"),
-    (re.compile(r"pattern too large"), "the pattern is too large for the matcher's memory budget"),
-)
 _LINEAR = "Verdict matches with RE2 in linear time; see docs/targeting.md"
 
 
@@ -147,59 +147,59 @@ def _nested_quantifier(pattern: str) -> bool:
     return False
 
 
-def _to_re2_syntax(pattern: str) -> str:
-    """Rewrite the escapes Python's ``re`` spells differently: ``\\Z``, ``\\uXXXX``."""
-    if "\\" not in pattern:
-        return pattern
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char != "\\" or i + 1 == len(pattern):
-            out.append(char)
-            i += 1
-            continue
-        escaped = pattern[i + 1]
-        width = {"u": 4, "U": 8}.get(escaped, 0)
-        digits = pattern[i + 2 : i + 2 + width]
-        if escaped == "Z":
-            out.append("\\z")
-        elif width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
-            out.append("\\x{" + digits + "}")
-            i += width
-        else:
-            out.append(pattern[i : i + 2])
-        i += 2
-    return "".join(out)
+def _flags(ignore_case: bool) -> int:
+    return int(re.IGNORECASE) if ignore_case else 0
 
 
-def _compile(pattern: str, ignore_case: bool) -> Any:
+@lru_cache(maxsize=1024)
+def _translated(
+    pattern: str, ignore_case: bool, saving: bool = True
+) -> tuple[str | None, str | None]:
+    """(RE2 pattern, None), or (None, why the engine cannot run it); ``(None, None)``
+    when Python's ``re`` refuses the pattern (it then never matches). Translations are
+    cached (the same pattern recurs across flags); compiled programs are not, so
+    memory follows the configuration in use. A stored pattern (``saving=False``) runs
+    a Unicode ``\b`` as the ASCII one (see :func:`to_re2`)."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return None, f"pattern is longer than {MAX_PATTERN_LENGTH} characters"
+    if python_pattern_error(pattern, _flags(ignore_case)) is not None:
+        return None, None
+    try:
+        translated = to_re2(pattern, _flags(ignore_case), ascii_boundaries=not saving)
+    except UntranslatablePatternError as exc:
+        return None, f"{exc}: {_LINEAR}"
+    try:
+        _compile(translated)
+    except re2.error as exc:
+        return None, _explain(exc)
+    return translated, None
+
+
+def _compile(translated: str) -> Any:
     options = re2.Options()
     options.max_mem = MAX_REGEX_MEMORY
     options.never_capture = True  # only "found or not" is needed: the DFA answers it
-    options.case_sensitive = not ignore_case
     options.log_errors = False
-    return re2.compile(_to_re2_syntax(pattern), options)
+    return re2.compile(translated, options)
 
 
 def _explain(error: Exception) -> str:
     message = error.args[0] if error.args else str(error)
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    for shape, reason in _UNSUPPORTED:
-        if shape.search(str(message)):
-            return f"{reason}: {_LINEAR}"
-    return f"invalid regular expression: {message}"
+    if "pattern too large" in str(message):
+        return f"the pattern is too large for the matcher's memory budget: {_LINEAR}"
+    return f"RE2 cannot run this pattern ({message}): {_LINEAR}"
 
 
-def regex_problem(pattern: str) -> str | None:
-    """Why ``pattern`` is refused, or ``None`` when it is accepted."""
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        return f"pattern is longer than {MAX_PATTERN_LENGTH} characters"
-    try:
-        _compile(pattern, ignore_case=False)
-    except re2.error as exc:
-        return _explain(exc)
+def regex_problem(pattern: str, *, ignore_case: bool = False) -> str | None:
+    """Why saving ``pattern`` is refused, or ``None`` when it is accepted."""
+    _translation, problem = _translated(pattern, ignore_case)
+    if problem is not None:
+        return problem
+    python_error = python_pattern_error(pattern, _flags(ignore_case))
+    if python_error is not None:
+        return f"invalid regular expression: {python_error} (GrowthBook's SDK would never match it)"
     if _nested_quantifier(pattern):
         return (
             "nested quantifier (a repeated group that repeats inside) backtracks "
@@ -209,33 +209,47 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
+def _never(_text: str) -> bool:
+    return False
+
+
 def compile_guarded_regex(
     pattern: str, *, ignore_case: bool = False, max_input_length: int = MAX_INPUT_LENGTH
 ) -> RegexMatcher:
-    """The matcher of an accepted ``pattern``; raises ValueError with the reason if refused.
+    """Whether ``re.search(pattern, text)`` finds a match, decided in linear time.
 
-    The matcher answers whether the pattern is found in a string of at most
+    Raises ValueError with the reason when the engine cannot run ``pattern`` (see the
+    module docstring); a pattern Python's ``re`` refuses gives a matcher that never
+    matches, as GrowthBook's SDK decides. The matcher answers for strings of at most
     ``max_input_length`` characters (longer strings never match); conditions always
     use :data:`MAX_INPUT_LENGTH`, benchmarks may look further.
     """
-    problem = regex_problem(pattern)
+    translated, problem = _translated(pattern, ignore_case, saving=False)
     if problem is not None:
         raise ValueError(problem)
-    search = _compile(pattern, ignore_case).search
+    if translated is None:
+        return _never
+    search = _compile(translated).search
     limit = max_input_length
+    # RE2 and Python disagree only on the empty string (Python's \B never matches
+    # there): ask Python, which has nothing to backtrack over.
+    on_empty = re.search(pattern, "", _flags(ignore_case)) is not None
     # The last string seen and its answer: one context's attribute is the same object
     # for every flag that includes a shared segment, so evaluating all flags matches
     # it once. A tuple is replaced whole, so concurrent callers never see a torn pair.
-    last: list[tuple[str, bool]] = [("", search(b"") is not None)]
+    last: list[tuple[str, bool]] = [("", on_empty)]  # "" is answered before the lookup
 
     def found(text: str) -> bool:
         if len(text) > limit:
             return False
+        if not text:
+            return on_empty
         seen, answer = last[0]
         if seen is text:
             return answer
         # Bytes spare the binding its character-offset bookkeeping; a lone surrogate
-        # (possible in JSON) passes through as its surrogate-escaped bytes.
+        # (possible in JSON) passes through as its surrogate-escaped bytes, which RE2
+        # reads as that one code point.
         answer = search(text.encode("utf-8", "surrogatepass")) is not None
         last[0] = (text, answer)
         return answer

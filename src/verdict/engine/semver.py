@@ -11,7 +11,8 @@ the way GrowthBook's ``paddedVersionString`` does it:
    appended, so ``1.0.0`` sorts after ``1.0.0-rc.1`` (``~`` is the last printable
    ASCII character);
 5. all-digit parts are left-padded with spaces to width 5 and the parts are joined
-   with ``-``.
+   with ``-``. "Digit" is Python's ``str.isdigit`` (so ``"²"`` and ``"٣"`` count), as in
+   GrowthBook's Python SDK; its JavaScript SDK pads only ASCII digits.
 """
 
 from __future__ import annotations
@@ -67,9 +68,7 @@ def _pad(text: str) -> str:
     parts = _SPLIT.split(_STRIP.sub("", text))
     if len(parts) == 3:
         parts.append("~")
-    return "-".join(
-        part.rjust(_PART_WIDTH) if part.isascii() and part.isdigit() else part for part in parts
-    )
+    return "-".join(part.rjust(_PART_WIDTH) if part.isdigit() else part for part in parts)
 
 
 def padded_version_string(value: Any) -> str:

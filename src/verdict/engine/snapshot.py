@@ -16,7 +16,9 @@ Compilation validates everything and reports every problem with its JSON path.
 ``strict=False`` (an SDK's mode, which must keep serving) compiles what it can: a
 broken flag resolves to ERROR / PARSE_ERROR, a broken experiment to ``config_error``,
 and the problems are kept in :attr:`Snapshot.problems`. Prerequisite cycles are
-rejected with the cycle spelled out.
+rejected with the cycle spelled out, and so are chains of prerequisites longer than
+``MAX_PREREQUISITE_DEPTH`` links (each link nests one more evaluation), since such a
+flag could only ever resolve to an error.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from verdict.engine.experiments import (
     layer_overlap_issues,
 )
 from verdict.engine.flags import CompiledFlag, broken_flag, compile_flag, read_flag_type
+from verdict.engine.limits import MAX_PREREQUISITE_DEPTH
 from verdict.engine.rules import Decider
 from verdict.engine.types import (
     ErrorCode,
@@ -270,18 +273,72 @@ def _prerequisite_cycles(graph: Mapping[str, list[str]]) -> dict[str, str]:
     return on_cycle
 
 
-def compile_config(config: Mapping[str, Any], *, strict: bool = True) -> Snapshot:
+_Depth = tuple[int, str | None, str]  # links, the next flag on the chain, its last flag
+
+
+def _prerequisite_depths(
+    graph: Mapping[str, list[str]], broken: Mapping[str, str]
+) -> dict[str, _Depth]:
+    """Each flag's longest chain of prerequisites: its links, next flag and last flag.
+
+    Flags on a cycle (``broken``) end a chain: they resolve to an error without
+    evaluating their prerequisites, and every cycle has one, so what remains is
+    acyclic. The walk keeps its own stack, so a chain of any length is measured
+    without recursion.
+    """
+    depths: dict[str, _Depth] = {}
+    for start in graph:
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if key in depths:
+                stack.pop()
+                continue
+            parents = [] if key in broken else [p for p in graph.get(key, []) if p in graph]
+            pending = [p for p in parents if p not in depths]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            deepest = max(parents, key=lambda p: depths[p][0], default=None)
+            if deepest is None:
+                depths[key] = (0, None, key)
+            else:
+                depths[key] = (depths[deepest][0] + 1, deepest, depths[deepest][2])
+    return depths
+
+
+def _too_deep(key: str, depths: Mapping[str, _Depth]) -> str:
+    links, step, last = depths[key]
+    chain = [key]
+    while step is not None and len(chain) < 4:
+        chain.append(step)
+        step = depths[step][1]
+    if step is not None:
+        chain += ["…", last] if step != last else [last]
+    return (
+        f"prerequisites nest {links} deep ({' -> '.join(chain)}); "
+        f"at most {MAX_PREREQUISITE_DEPTH} links are allowed"
+    )
+
+
+def compile_config(
+    config: Mapping[str, Any], *, strict: bool = True, refuse_mistakes: bool = False
+) -> Snapshot:
     """Validate and compile a configuration into an immutable :class:`Snapshot`.
 
     Raises :class:`ConfigError` listing every problem when ``strict``; otherwise
     compiles around broken parts and records the problems on the snapshot.
+    ``refuse_mistakes`` (the management API's mode when it saves) also reports
+    condition operands GrowthBook answers but that are almost always mistakes (see
+    :func:`verdict.engine.compile_condition`); without it they evaluate as in GrowthBook.
     """
     root = read_mapping(config, "$")
     issues: list[ConfigIssue] = []
 
     segments_path = "$.segments"
     raw_segments = read_mapping(field(root, "segments", "$", {}), segments_path)
-    segments = SegmentTable(raw_segments, segments_path)
+    segments = SegmentTable(raw_segments, segments_path, refuse_mistakes=refuse_mistakes)
     for key in raw_segments:
         try:
             segments.resolve(key, child_path(segments_path, key), on_mapping=True)
@@ -315,16 +372,20 @@ def compile_config(config: Mapping[str, Any], *, strict: bool = True) -> Snapsho
             flag_types[key] = read_flag_type(read_mapping(spec, child_path(flags_path, key)), "")
         except ConfigError:
             flag_types[key] = FlagType.JSON  # reported again, with its path, below
-    cycles = _prerequisite_cycles(
-        {key: _prerequisite_keys(spec) for key, spec in raw_flags.items()}
-    )
+    graph = {key: _prerequisite_keys(spec) for key, spec in raw_flags.items()}
+    cycles = _prerequisite_cycles(graph)
+    depths = _prerequisite_depths(graph, cycles)
     registry: dict[str, CompiledFlag] = {}
     for key, spec in raw_flags.items():
         flag_path = child_path(flags_path, key)
         if key in cycles:
-            issue = ConfigIssue(
-                child_path(flag_path, "prerequisites"), f"prerequisite cycle: {cycles[key]}"
-            )
+            problem = f"prerequisite cycle: {cycles[key]}"
+        elif depths[key][0] > MAX_PREREQUISITE_DEPTH:
+            problem = _too_deep(key, depths)
+        else:
+            problem = None
+        if problem is not None:
+            issue = ConfigIssue(child_path(flag_path, "prerequisites"), problem)
             issues.append(issue)
             registry[key] = broken_flag(key, flag_types[key], str(issue))
             continue

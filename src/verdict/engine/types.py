@@ -43,10 +43,17 @@ class EvaluationContext(NamedTuple):
 
 
 class FlagType(StrEnum):
-    """The type every value of a flag must have."""
+    """The type every value of a flag must have.
+
+    ``integer`` values are whole numbers and are served as integers; ``number`` values
+    are served as floating-point numbers, however they were written (``10`` is served
+    as ``10.0``), so a caller reading an integer or a float always gets one; ``json``
+    values are JSON objects (OpenFeature's structures).
+    """
 
     BOOLEAN = "boolean"
     STRING = "string"
+    INTEGER = "integer"
     NUMBER = "number"
     JSON = "json"
 

@@ -8,17 +8,20 @@ add descriptive fields (names, owners, timestamps) without breaking older SDKs.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from verdict.engine.errors import ConfigError, child_path
-from verdict.engine.jsonvalues import invalid_json_reason, is_number
+from verdict.engine.jsonvalues import invalid_json_reason, is_number, json_type
 from verdict.engine.types import FlagType
 
 __all__ = [
+    "MAX_SAFE_INTEGER",
     "MISSING",
     "field",
+    "flag_value",
     "read_bool",
     "read_bucket_range",
     "read_list",
@@ -98,6 +101,13 @@ def read_timestamp(value: Any, path: str) -> float:
     return moment.timestamp()
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer every SDK reads exactly (JavaScript numbers are doubles)."""
+
+_LARGEST_FLOAT = sys.float_info.max
+_ARTICLES = {FlagType.INTEGER: "an"}
+
+
 def value_type_problem(value: Any, flag_type: FlagType) -> str | None:
     """Why ``value`` cannot be a value of a ``flag_type`` flag, or ``None``."""
     if flag_type is FlagType.BOOLEAN:
@@ -105,8 +115,49 @@ def value_type_problem(value: Any, flag_type: FlagType) -> str | None:
     elif flag_type is FlagType.STRING:
         ok = isinstance(value, str)
     elif flag_type is FlagType.NUMBER:
-        ok = is_number(value) and math.isfinite(value)
+        ok = _is_finite_number(value)
+    elif flag_type is FlagType.INTEGER:
+        ok = _is_finite_number(value) and (isinstance(value, int) or float(value).is_integer())
+        if ok and abs(value) > MAX_SAFE_INTEGER:
+            return (
+                f"{value!r} is outside the integers every SDK reads exactly "
+                f"(-{MAX_SAFE_INTEGER} to {MAX_SAFE_INTEGER})"
+            )
     else:
+        if not isinstance(value, dict):
+            return (
+                f"{_json_kind(value)} is not a JSON object: json flags hold objects "
+                "(OpenFeature reads them as structures); wrap the value in one, "
+                'for example {"items": [...]}'
+            )
         problem = invalid_json_reason(value)
         return None if problem is None else f"is not a JSON value: {problem}"
-    return None if ok else f"{value!r} is not a {flag_type.value} value"
+    if ok:
+        return None
+    article = _ARTICLES.get(flag_type, "a")
+    return f"{value!r} is not {article} {flag_type.value} value"
+
+
+def flag_value(value: Any, flag_type: FlagType) -> Any:
+    """``value`` (valid for ``flag_type``) as it is served: a float for ``number``
+    flags and an int for ``integer`` flags, whichever way the number was written."""
+    if flag_type is FlagType.NUMBER:
+        return float(value)
+    if flag_type is FlagType.INTEGER:
+        return int(value)
+    return value
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -_LARGEST_FLOAT <= value <= _LARGEST_FLOAT  # float() would overflow
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _json_kind(value: Any) -> str:
+    kind = json_type(value)
+    if kind == "null":
+        return "null"
+    if kind == "unknown":
+        return f"a {type(value).__name__}"
+    return f"{'an' if kind in ('array', 'object') else 'a'} {kind}"

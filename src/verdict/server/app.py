@@ -187,7 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
     _complete_spec(
         app,
         sdk_paths=frozenset(
-            route.path
+            route.path_format  # as the spec spells it: {key}, not {key:path}
             for router in _SDK_ROUTERS
             for route in router.routes
             if isinstance(route, APIRoute)

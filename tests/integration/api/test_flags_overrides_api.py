@@ -89,17 +89,17 @@ def test_a_variant_is_stored_as_its_value_and_shown_as_the_variant(
         admin,
         value_type="json",
         default_value={"size": 1},
-        variants=[{"key": "big", "value": {"size": 3}}, {"key": "one", "value": 1}],
+        variants=[{"key": "big", "value": {"size": 3}}, {"key": "one", "value": {"size": 1}}],
     )
     response = client.put(_url(key, "u1"), json={"variant": "big"}, headers=admin)
     assert response.status_code == 201
     assert (response.json()["value"], response.json()["variant"]) == ({"size": 3}, "big")
-    other = client.put(_url(key, "u2"), json={"value": True}, headers=admin)
-    assert other.json()["variant"] is None  # true is not the variant whose value is 1
+    other = client.put(_url(key, "u2"), json={"value": {"size": True}}, headers=admin)
+    assert other.json()["variant"] is None  # true is not the 1 of variant "one"
     unknown = client.put(_url(key, "u1"), json={"variant": "huge"}, headers=admin)
     assert unknown.status_code == 422
     assert _fields(unknown) == ["body.variant"]
-    both = client.put(_url(key, "u1"), json={"variant": "big", "value": 1}, headers=admin)
+    both = client.put(_url(key, "u1"), json={"variant": "big", "value": {"size": 1}}, headers=admin)
     assert _fields(both) == ["body.variant"]
     neither = client.put(_url(key, "u1"), json={"reason": "?"}, headers=admin)
     assert _fields(neither) == ["body.value"]

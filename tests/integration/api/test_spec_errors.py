@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 from tests.integration.conftest import unique
 
 EDITS = ("post", "put", "patch", "delete")
-SDK_PREFIXES = ("/api/v1/evaluate", "/api/v1/assign", "/api/v1/events", "/api/v1/sdk/", "/ofrep/")
+SDK_PREFIXES = (
+    "/api/v1/evaluate",
+    "/api/v1/assign",
+    "/api/v1/events",
+    "/api/v1/exposures",
+    "/api/v1/sdk/",
+    "/ofrep/",
+)
 
 
 @pytest.fixture
@@ -73,3 +80,14 @@ def test_an_edit_without_if_match_is_refused_as_the_spec_says(
     assert stale.status_code == 412
     responses = spec["paths"]["/api/v1/segments/{key}"]["patch"]["responses"]
     assert {"412", "428"} <= set(responses)
+
+
+def test_ofrep_operations_document_their_own_errors_and_no_validation_problem(
+    spec: dict[str, Any],
+) -> None:
+    ofrep = [(m, p, o) for m, p, o in operations(spec) if p.startswith("/ofrep/")]
+    assert len(ofrep) >= 2
+    for method, path, operation in ofrep:
+        assert "422" not in operation["responses"], f"{method} {path}"
+    single = spec["paths"]["/ofrep/v1/evaluate/flags/{key}"]["post"]["responses"]
+    assert {"400", "404"} <= set(single)

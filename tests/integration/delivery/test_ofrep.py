@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -51,14 +52,17 @@ def start_server(migrated_url: str) -> Iterator[Callable[[], str]]:
             )
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        # Generous: other suites may share the machine. A server that never answers
+        # fails here, not as a provider error in the middle of a test.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
+                    return base
             except httpx.TransportError:
-                time.sleep(0.2)
-        return base
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"verdict serve on port {port} did not become healthy")
 
     try:
         yield start
@@ -137,6 +141,143 @@ def test_the_openfeature_ofrep_provider_resolves_flags(
     )
     mismatch = flags.get_boolean_details(string, True, plain)
     assert (mismatch.value, mismatch.error_code) == (True, ErrorCode.TYPE_MISMATCH)
+
+
+def _override(client: TestClient, admin: dict[str, str], flag: str, unit: str, value: Any) -> None:
+    response = client.put(
+        f"/api/v1/flags/{flag}/environments/production/overrides/{unit}",
+        json={"value": value},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_the_python_provider_resolves_unnamed_values_with_a_variant_and_their_type(
+    client: TestClient, admin: dict[str, str], start_server: Callable[[], str]
+) -> None:
+    """Flags created without variants, raw-value rules and overrides: the published
+    provider reads ``variant`` unconditionally and checks Python types, so each answer
+    needs a variant, integers as ints and numbers as floats."""
+    beta = {"beta": True}
+    boolean = make_flag(
+        client,
+        admin,
+        value_type="boolean",
+        default=False,
+        variants=[],
+        rules=[{"id": "beta-users", "type": "force", "condition": beta, "value": True}],
+    )
+    string = make_flag(
+        client,
+        admin,
+        value_type="string",
+        default="blue",
+        variants=[],
+        rules=[{"id": "ramp", "type": "rollout", "percentage": 100, "value": "green"}],
+    )
+    integer = make_flag(
+        client,
+        admin,
+        value_type="integer",
+        default=10.0,
+        variants=[],
+        rules=[{"id": "beta-limit", "type": "force", "condition": beta, "value": 25.0}],
+    )
+    number = make_flag(client, admin, value_type="number", default=10, variants=[], rules=[])
+    _override(client, admin, number, "qa-1", 4)
+    document = make_flag(
+        client,
+        admin,
+        value_type="json",
+        default={"limit": 10},
+        variants=[],
+        rules=[],
+        enabled=False,
+    )
+    key = sdk_key(client, admin)
+    server = start_server()
+    provider = OFREPProvider(server, headers_factory=lambda: dict(key))
+    name = unique("ofrep")
+    api.set_provider(provider, domain=name)
+    flags = api.get_client(name)
+    plain = EvaluationContext(targeting_key="user-2", attributes={"beta": False})
+    tester = EvaluationContext(targeting_key="user-3", attributes=beta)
+    qa = EvaluationContext(targeting_key="qa-1")
+
+    def details(resolved: Any) -> tuple[Any, Any, Any, Any]:
+        return (resolved.value, resolved.variant, resolved.reason, resolved.error_code)
+
+    assert details(flags.get_boolean_details(boolean, True, plain)) == (
+        False,
+        "default",
+        Reason.DEFAULT,
+        None,
+    )
+    assert details(flags.get_boolean_details(boolean, False, tester)) == (
+        True,
+        "beta-users",
+        Reason.TARGETING_MATCH,
+        None,
+    )
+    assert details(flags.get_string_details(string, "red", plain)) == (
+        "green",
+        "ramp",
+        Reason.SPLIT,
+        None,
+    )
+    limit = flags.get_integer_details(integer, 0, plain)
+    assert details(limit) == (10, "default", Reason.DEFAULT, None)
+    assert type(limit.value) is int
+    raised = flags.get_integer_details(integer, 0, tester)
+    assert details(raised) == (25, "beta-limit", Reason.TARGETING_MATCH, None)
+    amount = flags.get_float_details(number, 0.5, plain)
+    assert details(amount) == (10.0, "default", Reason.DEFAULT, None)
+    assert type(amount.value) is float
+    assert details(flags.get_float_details(number, 0.5, qa)) == (
+        4.0,
+        "override",
+        Reason.TARGETING_MATCH,
+        None,
+    )
+    assert details(flags.get_object_details(document, {}, plain)) == (
+        {"limit": 10},
+        "default",
+        Reason.DISABLED,
+        None,
+    )
+    # Each flag keeps its declared type: a number flag is no integer, nor the reverse.
+    assert flags.get_integer_details(number, 7, plain).error_code == ErrorCode.TYPE_MISMATCH
+    assert flags.get_float_details(integer, 0.5, plain).error_code == ErrorCode.TYPE_MISMATCH
+
+    for odd_key in ("a/b", "x" * 101):
+        missing = flags.get_boolean_details(odd_key, True, plain)
+        assert (missing.value, missing.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
+    nul = EvaluationContext(targeting_key="user-2", attributes={"name": "a\x00b"})
+    refused = flags.get_boolean_details(boolean, True, nul)
+    assert (refused.value, refused.error_code) == (True, ErrorCode.INVALID_CONTEXT)
+
+    # The same answers from uvicorn itself: an encoded slash, and the bulk entries.
+    slash = httpx.post(f"{server}/ofrep/v1/evaluate/flags/a%2Fb", json={}, headers=key)
+    assert (slash.status_code, slash.json()["key"], slash.json()["errorCode"]) == (
+        404,
+        "a/b",
+        "FLAG_NOT_FOUND",
+    )
+    bulk = httpx.post(
+        f"{server}/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": "qa-1"}}, headers=key
+    )
+    entries = {entry["key"]: entry for entry in bulk.json()["flags"]}
+    assert {flag: entries[flag]["variant"] for flag in (boolean, string, number, document)} == {
+        boolean: "default",
+        string: "ramp",
+        number: "override",
+        document: "default",
+    }
+    assert all(
+        isinstance(entry.get("variant"), str)
+        for entry in entries.values()
+        if "errorCode" not in entry
+    )
 
 
 def test_bulk_evaluation_answers_304_to_an_unchanged_etag(
@@ -228,7 +369,10 @@ def test_the_provider_configuration_names_its_capabilities_with_an_etag(
     polling = body["capabilities"]["cacheInvalidation"]["polling"]
     assert polling["enabled"] is True
     assert polling["minPollingIntervalMs"] >= 1
-    assert "boolean" in body["capabilities"]["flagEvaluation"]["supportedTypes"]
+    # The enumeration of the protocol's last definition of this document (before its
+    # removal in May 2025): int, float, string, boolean, object.
+    supported = body["capabilities"]["flagEvaluation"]["supportedTypes"]
+    assert sorted(supported) == sorted(["int", "float", "string", "boolean", "object"])
     etag = response.headers["etag"]
     again = client.get("/ofrep/v1/configuration", headers={**headers, "If-None-Match": etag})
     assert again.status_code == 304

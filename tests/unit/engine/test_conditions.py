@@ -3,6 +3,7 @@ and agreement with GrowthBook's SDK on generated conditions."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -150,10 +151,15 @@ def test_get_path_reads_objects_arrays_and_lengths() -> None:
 @pytest.mark.parametrize(
     "pattern", ["(a+)+", "(a*)*b", "(?:a{2,})+", "((ab)+c)*", "(x+y?)+", "(\\d+\\.)+\\d"]
 )
-def test_nested_quantifiers_are_rejected(pattern: str) -> None:
+def test_nested_quantifiers_are_refused_when_saved_and_run_in_linear_time_if_stored(
+    pattern: str,
+) -> None:
     assert regex_problem(pattern) is not None
     with pytest.raises(ConditionError, match="nested quantifier"):
-        compile_condition({"x": {"$regex": pattern}})
+        compile_condition({"x": {"$regex": pattern}}, refuse_mistakes=True)
+    stored = compile_condition({"x": {"$regex": pattern}})
+    for text in ("", "aab", "x" * 40 + "!", "12.34.5"):
+        assert stored({"x": text}) is (re.search(pattern, text) is not None)
 
 
 @pytest.mark.parametrize(
@@ -219,14 +225,16 @@ def test_condition_errors_report_paths_below_the_given_root() -> None:
         compile_condition(
             {"$or": [{"plan": "pro"}, {"age": {"$gte": "x", "$in": 3}}]},
             path="$.flags.checkout.rules[0].condition",
+            refuse_mistakes=True,
         )
     assert raised.value.path == "$.flags.checkout.rules[0].condition.$or[1].age.$in"
-    assert str(raised.value) == f"{raised.value.path}: $in needs an array"
+    reason = "$in needs an array"
+    assert str(raised.value) == f"{raised.value.path}: {reason}"
 
 
 def test_keys_with_unusual_characters_are_quoted_in_paths() -> None:
     with pytest.raises(ConditionError) as raised:
-        compile_condition({"first name": {"$in": 1}})
+        compile_condition({"first name": {"$in": 1}}, refuse_mistakes=True)
     assert raised.value.path == '$["first name"].$in'
 
 

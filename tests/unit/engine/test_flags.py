@@ -12,15 +12,17 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from verdict.engine import (
+    CompiledFlag,
     ConfigError,
     ErrorCode,
     EvaluationContext,
     FlagType,
     Reason,
+    SegmentTable,
     Snapshot,
     compile_config,
 )
-from verdict.engine.flags import MAX_PREREQUISITE_DEPTH
+from verdict.engine.flags import MAX_PREREQUISITE_DEPTH, compile_flag
 
 from .bucketing_reference import murmur3_x86_32
 
@@ -156,15 +158,62 @@ def test_prerequisite_cycles_are_rejected_with_the_cycle_spelled_out() -> None:
     assert messages["$.flags.d.prerequisites"] == "prerequisite cycle: d -> d"
 
 
-def test_prerequisite_chains_deeper_than_the_guard_resolve_to_a_general_error() -> None:
-    depth = MAX_PREREQUISITE_DEPTH + 2
+def _chain(links: int) -> dict[str, Any]:
+    """f0 requires f1, ... f{links-1} requires f{links}: ``links`` prerequisite links."""
     flags = {
-        f"f{i}": _flag(prerequisites=[{"flag": f"f{i + 1}", "value": False}]) for i in range(depth)
+        f"f{i}": _flag(prerequisites=[{"flag": f"f{i + 1}", "value": False}]) for i in range(links)
     }
-    flags[f"f{depth}"] = _flag()
-    snapshot = _snapshot(flags)
-    assert snapshot.evaluate("f3", _ctx()).error_code is None
-    result = snapshot.evaluate("f0", _ctx(), default="d")
+    flags[f"f{links}"] = _flag()
+    return flags
+
+
+def test_a_prerequisite_chain_as_deep_as_the_limit_evaluates() -> None:
+    snapshot = _snapshot(_chain(MAX_PREREQUISITE_DEPTH))
+    result = snapshot.evaluate("f0", _ctx())
+    assert (result.value, result.reason, result.error_code) == (False, Reason.DEFAULT, None)
+
+
+def test_a_prerequisite_chain_one_link_deeper_than_the_limit_is_refused() -> None:
+    links = MAX_PREREQUISITE_DEPTH + 1
+    with pytest.raises(ConfigError) as raised:
+        _snapshot(_chain(links))
+    [issue] = raised.value.issues
+    assert issue.path == "$.flags.f0.prerequisites"
+    assert f"prerequisites nest {links} deep (f0 -> f1 -> f2 -> f3 -> … -> f{links})" in (
+        issue.reason
+    )
+    lenient = compile_config({"flags": _chain(links)}, strict=False)
+    broken = lenient.evaluate("f0", _ctx(), default="d")
+    assert (broken.value, broken.error_code) == ("d", ErrorCode.PARSE_ERROR)
+    assert lenient.evaluate("f1", _ctx()).error_code is None
+
+
+def test_the_longest_of_several_prerequisite_chains_counts() -> None:
+    flags = _chain(MAX_PREREQUISITE_DEPTH)
+    # a short way and a long way down: the long one decides.
+    flags["top"] = _flag(
+        prerequisites=[
+            {"flag": "f0", "value": False},
+            {"flag": f"f{MAX_PREREQUISITE_DEPTH}", "value": False},
+        ]
+    )
+    with pytest.raises(ConfigError) as raised:
+        _snapshot(flags)
+    assert [issue.path for issue in raised.value.issues] == ["$.flags.top.prerequisites"]
+
+
+def test_flags_compiled_one_by_one_still_stop_at_the_depth_limit() -> None:
+    links = MAX_PREREQUISITE_DEPTH + 2
+    specs = _chain(links)
+    registry: dict[str, CompiledFlag] = {}
+    types = dict.fromkeys(specs, FlagType.BOOLEAN)
+    segments = SegmentTable({}, "$.segments")
+    for key, spec in specs.items():
+        registry[key] = compile_flag(
+            key, spec, f"$.flags.{key}", segments=segments, experiments={},
+            flag_types=types, registry=registry,
+        )  # fmt: skip
+    result = Snapshot(registry, {}).evaluate("f0", _ctx(), default="d")
     assert (result.value, result.error_code) == ("d", ErrorCode.GENERAL)
 
 
@@ -400,8 +449,8 @@ def test_the_value_path_always_agrees_with_the_detail_path(
         (_flag(rules=[{"type": "force", "variant": "nope"}]), "$.flags.f.rules[0].variant",
          "unknown variant"),
         (_flag(rules=[{"type": "split", "weights": []}]), "$.flags.f.variants", "needs variants"),
-        (_flag(rules=[{"type": "force", "condition": {"a": {"$gt": []}}, "value": True}]),
-         "$.flags.f.rules[0].condition.a.$gt", "number or a string"),
+        (_flag(rules=[{"type": "force", "condition": {"a": {"$gtt": 2}}, "value": True}]),
+         "$.flags.f.rules[0].condition.a.$gtt", "unknown operator"),
         (_flag(overrides={"u": {"value": True, "expires_at": "2030-01-01T00:00:00"}}),
          "$.flags.f.overrides.u.expires_at", "UTC offset"),
         (_flag(prerequisites=[{"flag": "missing", "value": True}]),
@@ -419,7 +468,7 @@ def test_invalid_flags_are_rejected_with_the_path_of_the_bad_field(
     assert reason in raised.value.issues[0].reason
 
 
-def test_json_flags_accept_any_json_value() -> None:
+def test_json_flags_hold_objects_of_any_json_values() -> None:
     snapshot = _snapshot({"f": {"type": "json", "default": {"limits": [1, 2], "on": None}}})
     assert snapshot.value("f", "u", {}) == {"limits": [1, 2], "on": None}
 

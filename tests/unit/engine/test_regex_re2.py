@@ -9,6 +9,7 @@ while it matches, so a thread running it could not even be timed out).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -94,8 +95,10 @@ def test_pathological_patterns_on_adversarial_input_never_hang() -> None:
         ("(?>ab|a)c", "atomic groups"),
         ("a++b", "possessive quantifiers"),
         ("(a)?(?(1)b|c)", "conditionals"),
-        ("\\pL{200}x", "too large"),
-        ("[", "invalid regular expression"),
+        ("\\w{1000}x", "too large"),
+        ("\\Bx", "\\B is not supported"),
+        ("a$b", "a $ that more pattern follows"),
+        ("a{1001}", "at most 1000"),
     ],
 )
 def test_patterns_re2_cannot_run_are_refused_with_the_reason(pattern: str, reason: str) -> None:
@@ -106,6 +109,24 @@ def test_patterns_re2_cannot_run_are_refused_with_the_reason(pattern: str, reaso
         compile_condition({"email": {"$regexi": pattern}})
     assert raised.value.path == "$.email.$regexi"
     assert reason in raised.value.reason
+
+
+def test_a_unicode_word_boundary_is_refused_when_saved_and_runs_as_ascii_when_stored() -> None:
+    pattern = "\\bbot\\b"
+    problem = regex_problem(pattern)
+    assert problem is not None
+    assert "(?a:\\b)" in problem
+    with pytest.raises(ConditionError) as raised:
+        compile_condition({"ua": {"$regex": pattern}}, refuse_mistakes=True)
+    assert raised.value.path == "$.ua.$regex"
+    # A pattern stored before the rule (or sent to an SDK) still decides: as the ASCII
+    # boundary, which agrees with Python's re wherever no non-ASCII letter is next to it.
+    stored = compile_condition({"ua": {"$regex": pattern}})
+    for text in ("a bot here", "bot", "robots", "bots", "my-bot!", "", "ébot"):
+        ascii_answer = re.search(pattern, text, re.ASCII) is not None
+        assert stored({"ua": text}) is ascii_answer, text
+    assert stored({"ua": "a bot here"}) is True
+    assert stored({"ua": "robots"}) is False
 
 
 def test_case_insensitive_variants_ignore_case_including_non_ascii_letters() -> None:

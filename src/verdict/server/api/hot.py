@@ -20,7 +20,9 @@ model would, and domain errors reach the app's exception handlers unchanged.
 
 :class:`HotPathDispatch` goes one step further: it hands a request for a hot route to
 that route directly, inside the app's own exception handlers, before the general router
-walks the whole API (routing there costs more than answering a flag evaluation).
+walks the whole API (routing there costs more than answering a flag evaluation). Its
+path patterns match any character, newlines included, so a ``{key:path}`` parameter
+receives whatever a client sent (the OFREP routes answer every odd key themselves).
 
 What is bypassed is routing only: the request limits (body size, NUL in the query;
 :mod:`verdict.server.api.limits`), the security headers and CORS
@@ -181,9 +183,10 @@ class HotPathDispatch:
             served = ExceptionMiddleware(route.app, handlers=dict(self._handlers))
             for method in route.methods or ():
                 if route.param_convertors:
-                    self._patterns.append(
-                        (method, route.path_regex, route.param_convertors, (route, served))
-                    )
+                    # Across newlines too: a ``{name:path}`` parameter (``.*``) takes the
+                    # whole rest of the decoded path, a %0A in it included.
+                    regex = re.compile(route.path_regex.pattern, re.DOTALL)
+                    self._patterns.append((method, regex, route.param_convertors, (route, served)))
                 else:
                     static[(method, route.path)] = (route, served)
         self._static = static

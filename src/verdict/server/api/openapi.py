@@ -11,7 +11,9 @@ operation already shows, so no router has to repeat them and none can forget:
   stored (a duplicate key, a resource in use, an illegal transition): 409;
 - a ``cursor`` parameter can be refused: 400;
 - a request body can be too large: 413;
-- any operation that reaches the database can find it unavailable: 503.
+- any operation that reaches the database can find it unavailable: 503;
+- the OFREP routes never answer 422 (bad input gets OFREP's error documents), so the
+  validation status every route is given is taken off them.
 
 A status an operation already documents keeps its own description and model.
 
@@ -35,6 +37,7 @@ _EDITS = ("post", "put", "patch", "delete")
 _PROBLEM = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 NO_NUL = "^[^\\u0000]*$"
+OFREP_PREFIX = "/ofrep/"
 _SUBSCHEMAS = ("items", "additionalProperties", "not")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 
@@ -106,4 +109,8 @@ def complete_spec(schema: dict[str, Any], *, sdk_paths: frozenset[str]) -> dict[
             if "requestBody" in operation:
                 _add(operation, "413")
             _add(operation, "503")
+            if path.startswith(OFREP_PREFIX):
+                # OFREP answers bad input with its own error documents (400, 404),
+                # never with a validation problem.
+                operation["responses"].pop("422", None)
     return schema

@@ -107,7 +107,8 @@ class MetricsMiddleware:
         finally:
             if not streaming:
                 route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
+                # path_format: the template as the spec writes it ({key}, not {key:path}).
+                template = getattr(route, "path_format", None) or "unmatched"
                 labels = (template, scope["method"], str(status))
                 child = _DURATIONS.get(labels)
                 if child is None:

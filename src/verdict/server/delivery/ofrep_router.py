@@ -3,8 +3,14 @@
 The body is read raw (not declared as a model) so that a malformed one gets OFREP's
 400 answer; the OpenAPI spec still documents it. OpenFeature providers send the API
 key as ``Authorization: Bearer`` or ``X-API-Key``; both are accepted.
-``GET /ofrep/v1/configuration`` (the protocol's optional provider configuration) tells
-providers that bulk answers carry an ETag worth polling with.
+
+The key is the whole rest of the decoded path (``{key:path}``), so every key a client
+can send, an empty one, one with ``/`` (sent as ``%2F``) or with control characters,
+reaches the handler and gets OFREP's 404 FLAG_NOT_FOUND rather than the router's 404.
+
+``GET /ofrep/v1/configuration`` is a Verdict extension, kept for providers written
+before the protocol removed it (May 2025; the .NET provider's client can ask): the
+polling capabilities and the supported types, named as the protocol last named them.
 """
 
 from __future__ import annotations
@@ -27,20 +33,19 @@ from verdict.server.delivery.schemas import (
     OfrepRequest,
     OfrepSuccess,
 )
-from verdict.server.errors import InvalidInputError
 from verdict.server.identity.auth import Principal
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
 
-_MAX_KEY_LENGTH = 100
 # Parameters the handlers read themselves, declared for the spec.
 _KEY_PARAMETER = {
     "name": "key",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_KEY_LENGTH},
+    "schema": {"type": "string"},
+    "description": "The flag key; a key no flag has (whatever its form) is FLAG_NOT_FOUND",
 }
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
@@ -59,24 +64,20 @@ def _respond(answer: OfrepAnswer) -> Response:
 
 @sdk_route(
     router,
-    "/evaluate/flags/{key}",
+    "/evaluate/flags/{key:path}",
     kinds=SDK_KEYS,
     body=OfrepRequest,
     body_required=False,
     response_model=OfrepSuccess,
     responses={
         400: {"model": OfrepFailure, "description": "Bad context, or the flag cannot evaluate"},
-        404: {"model": OfrepFailure, "description": "FLAG_NOT_FOUND"},
+        404: {"model": OfrepFailure, "description": "FLAG_NOT_FOUND: no flag has this key"},
     },
     summary="OFREP: evaluate one flag",
     openapi_extra={"parameters": [_KEY_PARAMETER]},
 )
 async def evaluate_one(request: Request, principal: Principal) -> Response:
     key: str = request.path_params["key"]
-    if len(key) > _MAX_KEY_LENGTH:
-        raise InvalidInputError(
-            f"a flag key has at most {_MAX_KEY_LENGTH} characters", field="path.key"
-        )
     environment = await sdk_snapshot(request, principal)
     answer = evaluate_flag(environment=environment, flag_key=key, raw=await request.body())
     record_decisions("flag")
@@ -112,6 +113,9 @@ async def evaluate_all(request: Request, principal: Principal) -> Response:
 # Polling the bulk endpoint more often than this buys nothing: an unchanged answer is a
 # 304, and configuration changes reach the snapshot within milliseconds anyway.
 MIN_POLLING_INTERVAL_MS = 1_000
+# The protocol's last definition of the configuration (before its removal) named the
+# types ``int, float, string, boolean, object``.
+SUPPORTED_TYPES = ("boolean", "string", "int", "float", "object")
 _CONFIGURATION = json_bytes(
     {
         "name": "Verdict",
@@ -119,9 +123,7 @@ _CONFIGURATION = json_bytes(
             "cacheInvalidation": {
                 "polling": {"enabled": True, "minPollingIntervalMs": MIN_POLLING_INTERVAL_MS}
             },
-            "flagEvaluation": {
-                "supportedTypes": ["boolean", "string", "integer", "float", "object"]
-            },
+            "flagEvaluation": {"supportedTypes": list(SUPPORTED_TYPES)},
         },
     }
 )
@@ -136,7 +138,10 @@ _CONFIGURATION_ETAG = '"' + hashlib.sha256(_CONFIGURATION).hexdigest()[:32] + '"
     methods=("GET",),
     response_model=OfrepConfiguration,
     responses={304: {"description": "Not modified: If-None-Match names the current ETag"}},
-    summary="OFREP: provider configuration (capabilities, polling interval)",
+    summary="OFREP (Verdict extension): provider configuration for older providers",
+    description="Removed from the protocol in May 2025 and kept for providers that still "
+    "ask for it: the polling capabilities and the supported types (`int`, as the protocol "
+    "last named them).",
     openapi_extra={"parameters": [_IF_NONE_MATCH]},
 )
 async def configuration(request: Request, principal: Principal) -> Response:

@@ -76,7 +76,10 @@ class OfrepSuccess(BaseModel):
     key: str
     value: Any
     reason: str
-    variant: str | None = Field(default=None, description="Absent when the value is unnamed")
+    variant: str = Field(
+        description="The named variant served; for an unnamed value the rule id that "
+        "served it, `override`, or `default` (the flag's default value)"
+    )
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
@@ -114,7 +117,8 @@ class OfrepCapabilities(BaseModel):
 
 
 class OfrepConfiguration(BaseModel):
-    """What an OFREP provider may ask before evaluating: who answers and how to poll."""
+    """What older OFREP providers ask before evaluating: who answers and how to poll (a
+    Verdict extension since the protocol removed it)."""
 
     name: str
     capabilities: OfrepCapabilities

@@ -55,19 +55,20 @@ class EnvironmentSnapshot:
 @dataclass
 class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    current: EnvironmentSnapshot | None = None
+    # The copy and the generation it was built at, replaced as one tuple: readers take
+    # no lock, so two separate fields could pair an old copy with a new generation.
+    built: tuple[EnvironmentSnapshot, int] | None = None
     # Bumped by every invalidation; a snapshot is fresh only if it was built at the
     # slot's current generation, so a request never gets a copy older than a change
     # that was committed (and invalidated) before it arrived.
     generation: int = 0
-    built_generation: int = -1
     refreshing: bool = False  # a background rebuild of an aged copy is under way
 
     def valid(self) -> EnvironmentSnapshot | None:
         """The copy, unless a change invalidated it since it was built."""
-        current = self.current
-        if current is not None and self.built_generation == self.generation:
-            return current
+        built = self.built
+        if built is not None and built[1] == self.generation:
+            return built[0]
         return None
 
 
@@ -134,7 +135,7 @@ class SnapshotCache:
         stale again, so the next request builds once more."""
         generation = slot.generation
         built = self._build(environment_key)
-        slot.current, slot.built_generation = built, generation
+        slot.built = (built, generation)
         return built
 
     def peek_by_id(self, environment_id: uuid.UUID) -> EnvironmentSnapshot | None:
@@ -203,8 +204,9 @@ class SnapshotCache:
                 if environment_key is None
                 else [self._slots.setdefault(environment_key, _Slot())]
             )
-        for slot in slots:
-            slot.generation += 1
+        with self._slots_lock:  # two invalidations at once must both count
+            for slot in slots:
+                slot.generation += 1
         for listener in list(self._listeners):
             listener(environment_key)
 
@@ -218,4 +220,4 @@ class SnapshotCache:
 
     def cached(self) -> list[EnvironmentSnapshot]:
         """The snapshots currently held (for metrics such as snapshot age)."""
-        return [slot.current for slot in list(self._slots.values()) if slot.current is not None]
+        return [slot.built[0] for slot in list(self._slots.values()) if slot.built is not None]

@@ -67,7 +67,7 @@ def targeting_problems(
     room under the engine's limits.
     """
     try:
-        compile_condition(condition, SegmentTable(segments), path="$")
+        compile_condition(condition, SegmentTable(segments, refuse_mistakes=True), path="$")
         shape = measure_condition(condition, "$")
     except ConfigError as exc:
         return [(_join(field, issue.path), issue.reason) for issue in exc.issues]

@@ -43,8 +43,11 @@ __all__ = [
 
 
 class FlagValueType(enum.StrEnum):
+    """The engine's flag types (``verdict.engine.FlagType``), stored by value."""
+
     BOOLEAN = "boolean"
     STRING = "string"
+    INTEGER = "integer"
     NUMBER = "number"
     JSON = "json"
 

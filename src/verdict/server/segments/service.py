@@ -29,7 +29,7 @@ from verdict.server.environments.models import Environment
 from verdict.server.errors import ConflictError, InvalidInputError, NotFoundError
 from verdict.server.experiments.models import Experiment, ExperimentSegment
 from verdict.server.flags.models import FeatureFlag, FeatureFlagEnvironment
-from verdict.server.flags.validation import engine_field
+from verdict.server.flags.validation import deferred_segment_check, engine_field
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.models import User
 from verdict.server.segments.models import Segment
@@ -149,11 +149,16 @@ def _owner_id(session: Session, username: str | None) -> uuid.UUID | None:
 
 
 def _check_conditions(session: Session, key: str, conditions: dict[str, Any]) -> None:
-    """Compile every segment with this one's new condition; name the bad parts."""
+    """Compile every segment with this one's new condition; name the bad parts.
+
+    A batch writer that deferred its checks (``flags.validation.deferred_checks``)
+    compiles the segment table once at its end instead."""
+    if deferred_segment_check(session, key):
+        return
     table = dict(session.execute(select(Segment.key, Segment.conditions)).all())
     table[key] = conditions
     try:
-        compile_config({"segments": table}, strict=True)
+        compile_config({"segments": table}, strict=True, refuse_mistakes=True)
     except ConfigError as exc:
         prefix = child_path("$.segments", key)
         own: list[tuple[str, str]] = []
