@@ -39,6 +39,7 @@ from verdict.server.delivery.snapshots import SnapshotCache
 from verdict.server.environments.router import router as environments_router
 from verdict.server.events.router import router as events_router
 from verdict.server.experiments.router import router as experiments_router
+from verdict.server.exposures.router import router as exposures_router
 from verdict.server.flags.router import router as flags_router
 from verdict.server.health.router import router as health_router
 from verdict.server.identity.keycache import ApiKeyCache
@@ -58,6 +59,7 @@ _SDK_ROUTERS = (
     ofrep_router,
     assignment_router,
     events_router,
+    exposures_router,
     sdk_config_router,
 )
 # The management API (and Prometheus), after the SDK routes and health.

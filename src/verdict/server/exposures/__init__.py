@@ -1,0 +1,1 @@
+"""Exposures reported by SDKs that decide experiments in-process, stored as assignments."""
