@@ -17,6 +17,14 @@ Cases (each over the same users; 75 % of them fail new-checkout's targeting):
   engine/bool        Snapshot.value("new-checkout", user["id"], user) on the same
                      snapshot: the engine's own fast path, the floor for is_enabled
   engine/string      the same for checkout-exp, the floor for get_string
+  openfeature/bool   api.get_client().get_boolean_value("new-checkout", False, ctx) through
+                     verdict.sdk.openfeature.VerdictProvider over the same client, ctx an
+                     OpenFeature EvaluationContext built before timing (the OpenFeature
+                     client is got once; hooks, context merging and status checks are the
+                     openfeature-sdk's own per-call work)
+  openfeature/floor  the same call on a client of openfeature-sdk's InMemoryProvider
+                     serving the flag as a constant: what the OpenFeature SDK costs by
+                     itself, the floor for openfeature/bool
 
 Timing: each pass evaluates every user once with the garbage collector off; passes
 are interleaved round-robin across cases. Reported: the median pass and the
@@ -40,6 +48,10 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from openfeature import api
+from openfeature.evaluation_context import EvaluationContext as OpenFeatureContext
+from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+
 from engine_bench import (
     BOOL_FLAG,
     EXP_FLAG,
@@ -49,8 +61,10 @@ from engine_bench import (
 )
 from verdict.engine import EvaluationContext
 from verdict.sdk import Client, MemoryRecorder
+from verdict.sdk.openfeature import VerdictProvider
 
 User = dict[str, Any]
+FLOOR_DOMAIN = "in-memory-floor"
 
 
 def environment() -> dict[str, Any]:
@@ -64,6 +78,9 @@ def cases(client: Client, users: list[User]) -> dict[str, Callable[[], None]]:
     ids = [user["id"] for user in users]
     is_enabled, get_string = client.is_enabled, client.get_string
     snapshot_value = client._config.snapshot.value  # the engine floor, same snapshot
+    of_contexts = [OpenFeatureContext(user["id"], user) for user in users]
+    of_boolean = api.get_client().get_boolean_value
+    floor_boolean = api.get_client(FLOOR_DOMAIN).get_boolean_value
 
     def enabled_ctx() -> None:
         for ctx in contexts:
@@ -93,6 +110,14 @@ def cases(client: Client, users: list[User]) -> dict[str, Callable[[], None]]:
         for user in users:
             snapshot_value(EXP_FLAG, user["id"], user, "control")
 
+    def openfeature_bool() -> None:
+        for ctx in of_contexts:
+            of_boolean(BOOL_FLAG, False, ctx)
+
+    def openfeature_floor() -> None:
+        for ctx in of_contexts:
+            floor_boolean(BOOL_FLAG, False, ctx)
+
     return {
         "is_enabled/ctx": enabled_ctx,
         "is_enabled/build": enabled_build,
@@ -101,6 +126,8 @@ def cases(client: Client, users: list[User]) -> dict[str, Callable[[], None]]:
         "get_string/str": string_id,
         "engine/bool": engine_bool,
         "engine/string": engine_string,
+        "openfeature/bool": openfeature_bool,
+        "openfeature/floor": openfeature_floor,
     }
 
 
@@ -112,6 +139,9 @@ def check(client: Client, users: list[User]) -> None:
         assert client.is_enabled(BOOL_FLAG, ctx) is snapshot.value(BOOL_FLAG, user["id"], user)
         expected = snapshot.value(EXP_FLAG, user["id"], user)
         assert client.get_string(EXP_FLAG, "control", ctx) == expected
+        wanted = snapshot.value(BOOL_FLAG, user["id"], user)
+        of_ctx = OpenFeatureContext(user["id"], user)
+        assert api.get_client().get_boolean_value(BOOL_FLAG, not wanted, of_ctx) is wanted
 
 
 def main() -> int:
@@ -126,6 +156,9 @@ def main() -> int:
 
     users = make_users(args.users)
     client = Client("offline", None, bootstrap=environment(), recorder=MemoryRecorder())
+    api.set_provider_and_wait(VerdictProvider(client, close_client=False))
+    constant = InMemoryFlag("on", {"on": True, "off": False})
+    api.set_provider_and_wait(InMemoryProvider({BOOL_FLAG: constant}), FLOOR_DOMAIN)
     check(client, users)
     runs = cases(client, users)
     timings: dict[str, list[float]] = {name: [] for name in runs}
@@ -152,6 +185,7 @@ def main() -> int:
         values = sorted(timings[name])
         p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
         print(f"{name:<18} {statistics.median(values):>15.0f} {p95:>12.0f}")
+    api.shutdown()
     client.close()
     return 0
 

@@ -7,8 +7,10 @@ the shared engine. See docs/sdk.md.
 """
 
 from verdict.engine import ErrorCode, EvaluationContext, ExperimentReason, Reason
+from verdict.sdk.async_client import AsyncClient
 from verdict.sdk.client import Client, Listener
 from verdict.sdk.context import Context
+from verdict.sdk.sticky import MemoryStickyStore, RedisStickyStore, StickyStore
 from verdict.sdk.types import (
     ClientEvent,
     ClientStatus,
@@ -21,6 +23,7 @@ from verdict.sdk.types import (
 )
 
 __all__ = [
+    "AsyncClient",
     "Client",
     "ClientEvent",
     "ClientStatus",
@@ -32,8 +35,11 @@ __all__ = [
     "Exposure",
     "Listener",
     "MemoryRecorder",
+    "MemoryStickyStore",
     "Reason",
     "Recorder",
+    "RedisStickyStore",
+    "StickyStore",
     "TrackedEvent",
     "VariantDetails",
 ]

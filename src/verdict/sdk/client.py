@@ -11,6 +11,15 @@ Reads never raise for runtime failures (unknown flag, wrong type, unusable conte
 no configuration yet, an engine fault): they answer the caller's default with reason
 ERROR and an error code, and each kind of problem is logged once, not once per call.
 
+:class:`ClientBase` holds all of that; :class:`Client` adds the refresh thread and
+:class:`~verdict.sdk.async_client.AsyncClient` an asyncio task instead, so both read
+with the same code.
+
+With a sticky store (:mod:`verdict.sdk.sticky`) a read that may reach a sticky
+experiment takes the detailed path: the engine consults the unit's stored variants
+before bucketing, and the decision behind the value is saved when it is to be kept.
+A failing store is logged once and left alone for a second; reads bucket meanwhile.
+
 Fork safety: an ``os.register_at_fork`` hook gives every live client in a forked child
 a fresh lock, HTTP connection pool and refresh thread (the parent's thread does not
 exist in the child, and sharing its sockets would mix two processes' traffic).
@@ -27,7 +36,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from os import PathLike
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from verdict.engine import (
     ErrorCode,
@@ -52,7 +61,8 @@ from verdict.sdk.context import (
     as_context,
     event_problem,
 )
-from verdict.sdk.refresh import KeyRejectedError, Refresher, RefreshError
+from verdict.sdk.refresh import KeyRejectedError, Refresher, RefreshError, RefresherSettings
+from verdict.sdk.sticky import StickyLookup, StickyPlan, StickyStore, should_save, sticky_plan
 from verdict.sdk.types import (
     ClientEvent,
     ClientStatus,
@@ -61,13 +71,17 @@ from verdict.sdk.types import (
     VariantDetails,
 )
 
-__all__ = ["Client", "Listener"]
+__all__ = ["Client", "ClientBase", "Listener"]
 
 logger = logging.getLogger("verdict.sdk")
 
-Listener = Callable[[ClientEvent, "Client"], None]
+Listener = Callable[[ClientEvent, Any], None]  # (event, the client that emits it)
 
 _MAX_LOGGED_KINDS: Final = 1024
+# After a sticky store fails, reads skip it this long (a Redis that does not answer
+# would otherwise cost every read its socket timeout).
+_STICKY_PAUSE: Final = 1.0
+_NO_STICKY_PLAN: Final = (NO_CONFIGURATION, StickyPlan(frozenset(), {}))
 # Enum members bound once: reading FlagType.X costs an attribute lookup on every call.
 _BOOLEAN: Final = FlagType.BOOLEAN
 _STRING: Final = FlagType.STRING
@@ -87,8 +101,15 @@ def _restart_in_child() -> None:
 os.register_at_fork(after_in_child=_restart_in_child)
 
 
-class Client:
-    """Local evaluation against the configuration of one environment (see module doc).
+_Refresher = TypeVar("_Refresher", bound=RefresherSettings)
+
+
+class ClientBase:
+    """What :class:`Client` and :class:`~verdict.sdk.async_client.AsyncClient` share:
+    arguments, the configuration held, status and listeners, and every read. A
+    subclass brings the refreshing (a thread, an asyncio task) in :meth:`_begin`.
+
+    Local evaluation against the configuration of one environment (see module doc).
 
     ``sdk_key`` is a server key of the environment; ``base_url`` the Verdict server
     (``None``: offline, from ``bootstrap`` alone). ``bootstrap`` (a configuration
@@ -97,7 +118,9 @@ class Client:
     every ``poll_interval`` seconds where streaming is unavailable. The status turns
     STALE when refreshing fails or (when not streaming) the last successful refresh is
     older than ``stale_after`` seconds. ``recorder`` receives exposures and events;
-    by default the HTTP recorder of :mod:`verdict.sdk.recorder`.
+    by default the HTTP recorder of :mod:`verdict.sdk.recorder`. ``sticky_store``
+    keeps the variants units were given (:mod:`verdict.sdk.sticky`) so they keep them
+    when weights change.
     """
 
     def __init__(
@@ -115,6 +138,7 @@ class Client:
         retry_max: float = 60.0,
         stream_read_timeout: float = 60.0,
         start: bool = True,
+        sticky_store: StickyStore | None = None,
     ) -> None:
         if not isinstance(sdk_key, str) or not 0 < len(sdk_key) <= 1000:
             raise ValueError("sdk_key: must be a non-empty string of at most 1000 characters")
@@ -147,8 +171,10 @@ class Client:
         self._listeners: dict[ClientEvent, list[Listener]] = {event: [] for event in ClientEvent}
         self._lock = threading.Lock()  # status changes and listeners, never reads
         self._ready = threading.Event()
-        self._refresher: Refresher | None = None
         self._closed = False
+        self._sticky_store = sticky_store
+        self._sticky_plan = _NO_STICKY_PLAN
+        self._sticky_paused_until = 0.0
         if bootstrap is not None:  # before the recorder: a bad bootstrap leaves nothing open
             document = load_bootstrap(bootstrap)
             try:
@@ -161,11 +187,20 @@ class Client:
         self._recorder: Recorder | None = (
             recorder if recorder is not None else self._default_recorder()
         )
-        _live_clients.add(self)
-        if start and base_url is not None:
-            self._start_refresher()
+        self._begin(start)
 
     # ---------------------------------------------------------------- lifecycle
+    def _begin(self, start: bool) -> None:
+        """Start refreshing (when ``start`` and there is a server)."""
+        raise NotImplementedError
+
+    @property
+    def _streaming(self) -> bool:
+        return False
+
+    def _became_ready(self) -> None:
+        """Called when a configuration is held (READY or STALE)."""
+
     def _default_recorder(self) -> Recorder | None:
         if self._base_url is None:
             return None
@@ -176,68 +211,6 @@ class Client:
             logger.warning("verdict.sdk: no HTTP recorder available; exposures and events dropped")
             return None
         return recorder
-
-    def _start_refresher(self) -> None:
-        assert self._base_url is not None
-        self._refresher = Refresher(
-            sdk_key=self._sdk_key,
-            base_url=self._base_url,
-            timeout=self._timeout,
-            poll_interval=self._poll_interval,
-            stream=self._stream,
-            stream_read_timeout=self._stream_read_timeout,
-            retry_initial=self._retry_initial,
-            retry_max=self._retry_max,
-            on_document=self._install,
-            on_success=self._succeeded,
-            on_failure=self._failed,
-            etag=self._config.etag,
-        )
-        self._refresher.start()
-
-    def _after_fork(self) -> None:
-        """In a forked child: new lock and ready event, and a new refresh thread."""
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        if self._ready.is_set():
-            ready.set()
-        self._ready = ready
-        self._refresher = None
-        if not self._closed and self._base_url is not None:
-            self._start_refresher()
-
-    def wait_until_ready(self, timeout: float | None = None) -> bool:
-        """Block until a configuration is held (True) or ``timeout`` passes (False)."""
-        return self._ready.wait(timeout)
-
-    def close(self, timeout: float = 2.0) -> None:
-        """Stop refreshing; flush the recorder (and close it if the client made it)."""
-        if self._closed:
-            return
-        self._closed = True
-        _live_clients.discard(self)
-        if self._refresher is not None:
-            self._refresher.stop(timeout)
-        recorder = self._recorder
-        if recorder is not None:
-            try:
-                if self._owns_recorder:
-                    recorder.close(timeout)
-                else:
-                    recorder.flush(timeout)
-            except Exception:
-                logger.warning("verdict.sdk: the recorder failed to flush", exc_info=True)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------ status and listeners
     @property
@@ -250,11 +223,6 @@ class Client:
             if last is not None and time.monotonic() - last > self._stale_after:
                 return ClientStatus.STALE
         return status
-
-    @property
-    def _streaming(self) -> bool:
-        refresher = self._refresher
-        return refresher is not None and refresher.streaming
 
     @property
     def etag(self) -> str | None:
@@ -292,6 +260,7 @@ class Client:
             self._status = status
         if status is ClientStatus.READY or status is ClientStatus.STALE:
             self._ready.set()
+            self._became_ready()
         return changed
 
     # ------------------------------------------------------ refresher callbacks
@@ -342,8 +311,9 @@ class Client:
     # --------------------------------------------------------------------- flags
     def is_enabled(self, flag: str, context: Context = None) -> bool:
         """Whether boolean ``flag`` is on for ``context`` (False on any error)."""
-        decide = self._config.deciders.get(flag)
-        if decide is not None:
+        config = self._config
+        decide = config.deciders.get(flag)
+        if decide is not None and (self._sticky_store is None or self._no_sticky(config, flag)):
             try:
                 ctx: Any = context  # the checks below are by exact class, for speed
                 kind = ctx.__class__
@@ -351,6 +321,15 @@ class Client:
                     unit, attributes = ctx
                 elif kind is str and len(ctx) <= MAX_TARGETING_KEY_LENGTH:
                     unit, attributes = ctx, NO_ATTRIBUTES
+                elif kind is dict:  # {"targeting_key": ..., "attributes": {...}}
+                    unit, attributes = ctx.get("targeting_key"), ctx.get("attributes")
+                    if (
+                        len(ctx) != 2  # both keys and no other: the shape as_context accepts
+                        or unit.__class__ is not str
+                        or len(unit) > MAX_TARGETING_KEY_LENGTH
+                        or attributes.__class__ is not dict
+                    ):
+                        unit, attributes = as_context(ctx)
                 else:
                     unit, attributes = as_context(ctx)
                 result = decide(unit, attributes, None, None, 0)
@@ -364,8 +343,11 @@ class Client:
         return bool(self._details(flag, False, context, FlagType.BOOLEAN).value)
 
     def _value(self, flag: str, default: Any, context: Context, flag_type: FlagType) -> Any:
-        decide = self._config.by_type[flag_type].get(flag)
-        if decide is not None:
+        # The context checks repeat is_enabled's on purpose: a shared helper would add a
+        # call, about a tenth of a whole read (benchmarks/peer_eval_bench.py).
+        config = self._config
+        decide = config.by_type[flag_type].get(flag)
+        if decide is not None and (self._sticky_store is None or self._no_sticky(config, flag)):
             try:
                 ctx: Any = context  # the checks below are by exact class, for speed
                 kind = ctx.__class__
@@ -373,6 +355,15 @@ class Client:
                     unit, attributes = ctx
                 elif kind is str and len(ctx) <= MAX_TARGETING_KEY_LENGTH:
                     unit, attributes = ctx, NO_ATTRIBUTES
+                elif kind is dict:  # {"targeting_key": ..., "attributes": {...}}
+                    unit, attributes = ctx.get("targeting_key"), ctx.get("attributes")
+                    if (
+                        len(ctx) != 2  # both keys and no other: the shape as_context accepts
+                        or unit.__class__ is not str
+                        or len(unit) > MAX_TARGETING_KEY_LENGTH
+                        or attributes.__class__ is not dict
+                    ):
+                        unit, attributes = as_context(ctx)
                 else:
                     unit, attributes = as_context(ctx)
                 result = decide(unit, attributes, None, None, 0)
@@ -440,12 +431,20 @@ class Client:
                 ctx = as_context(context)
             except ContextError as exc:
                 return self._error(flag, default, ErrorCode.GENERAL, str(exc))
-            result = config.snapshot.evaluate(flag, ctx, default=default, expected_type=flag_type)
+            lookup = None
+            if self._sticky_store is not None:
+                plan = self._plan(config)
+                lookup = self._sticky_lookup(plan.flags.get(flag), ctx[0])
+            result = config.snapshot.evaluate(
+                flag, ctx, default=default, expected_type=flag_type, sticky=lookup
+            )
             if result.error_code is not None:
                 return self._error(
                     flag, default, result.error_code, result.error_message or "", result.rule
                 )
             if result.experiment is not None:
+                if lookup is not None and result.variant is not None:
+                    self._keep(lookup, config, result.experiment, result.variant, ctx)
                 self._expose(result, ctx[0], ctx[1])
             return EvaluationDetails(
                 flag, result.value, result.variant, result.reason, rule=result.rule
@@ -471,7 +470,11 @@ class Client:
         """
         try:
             ctx = as_context(context)
-            results = self._config.snapshot.evaluate_all(ctx)
+            config = self._config
+            lookup = None
+            if self._sticky_store is not None:
+                lookup = self._sticky_lookup(self._plan(config).experiments, ctx[0])
+            results = config.snapshot.evaluate_all(ctx, sticky=lookup)
         except Exception as exc:
             self._log_once("evaluate_all", type(exc).__name__, "verdict.sdk: %s", exc)
             return {}
@@ -488,7 +491,15 @@ class Client:
         exposure when it is in."""
         try:
             ctx = as_context(context, trusted=False)
-            decision = self._config.snapshot.decide(experiment_key, ctx)
+            config = self._config
+            lookup = None
+            if self._sticky_store is not None and experiment_key in self._plan(config).experiments:
+                lookup = self._sticky_lookup((experiment_key,), ctx[0])
+            decision = config.snapshot.decide(experiment_key, ctx, sticky=lookup)
+            if lookup is not None and decision.variant is not None:
+                stored = lookup.found.get(experiment_key)
+                if should_save(decision.reason, stored):
+                    self._save_sticky(lookup.unit_id, experiment_key, decision.variant)
         except Exception as exc:
             message = str(exc) if isinstance(exc, ContextError) else f"unexpected: {exc!r}"
             self._log_once(
@@ -506,6 +517,71 @@ class Client:
             decision.reason,
             decision.bucket,
         )
+
+    # ------------------------------------------------------------ sticky assignments
+    def _plan(self, config: CompiledConfiguration) -> StickyPlan:
+        held = self._sticky_plan
+        if held[0] is not config:  # a new configuration: plan it once
+            held = (config, sticky_plan(config.document))
+            self._sticky_plan = held
+        return held[1]
+
+    def _no_sticky(self, config: CompiledConfiguration, flag: str) -> bool:
+        """Whether reading ``flag`` can reach no sticky experiment (the fast path is
+        then exact)."""
+        return not self._plan(config).flags.get(flag)
+
+    def _sticky_lookup(self, keys: Any, unit: Any) -> StickyLookup | None:
+        """The store's view for one read, or None when there is nothing to look up (no
+        store, no sticky experiment reachable, no unit id, or the store just failed)."""
+        store = self._sticky_store
+        if store is None or not keys or unit.__class__ is not str or not unit:
+            return None
+        if self._sticky_paused_until and time.monotonic() < self._sticky_paused_until:
+            return None
+        return StickyLookup(store, unit, keys, self._sticky_failed)
+
+    def _keep(
+        self,
+        lookup: StickyLookup,
+        config: CompiledConfiguration,
+        experiment: str,
+        variant: str,
+        ctx: EvaluationContext,
+    ) -> None:
+        """Save the experiment decision behind a flag value when it is to be kept."""
+        if experiment not in self._plan(config).experiments:
+            return
+        stored = lookup.found.get(experiment)
+        if stored == variant:
+            return
+        # The flag result does not say why the experiment placed the unit (a stored
+        # variant the experiment dropped, bucketing, a forced variant): ask it.
+        decision = config.snapshot.decide(experiment, ctx, sticky=lookup)
+        if decision.variant == variant and should_save(decision.reason, stored):
+            self._save_sticky(lookup.unit_id, experiment, variant)
+
+    def _save_sticky(self, unit: str, experiment: str, variant: str) -> None:
+        store = self._sticky_store
+        if store is None or time.monotonic() < self._sticky_paused_until:
+            return
+        try:
+            store.save_assignment(unit, experiment, variant)
+        except Exception as exc:
+            self._sticky_failed(exc)
+
+    def _sticky_failed(self, error: Exception) -> None:
+        self._sticky_paused_until = time.monotonic() + _STICKY_PAUSE
+        self._log_once(
+            "sticky",
+            type(error).__name__,
+            "verdict.sdk: the sticky store failed (%r); deciding without it",
+            error,
+        )
+
+    @property
+    def sticky_store(self) -> StickyStore | None:
+        return self._sticky_store
 
     # ------------------------------------------------------ exposures and events
     def _expose(self, result: FlagResult, unit: Any, attributes: Any) -> None:
@@ -564,3 +640,90 @@ class Client:
     @property
     def recorder(self) -> Recorder | None:
         return self._recorder
+
+    def _finish_recorder(self, timeout: float) -> None:
+        """Flush the recorder (and close it if the client made it); never raises."""
+        recorder = self._recorder
+        if recorder is not None:
+            try:
+                if self._owns_recorder:
+                    recorder.close(timeout)
+                else:
+                    recorder.flush(timeout)
+            except Exception:
+                logger.warning("verdict.sdk: the recorder failed to flush", exc_info=True)
+
+    def _new_refresher(self, kind: type[_Refresher]) -> _Refresher:
+        """A refresher of ``kind`` (a thread's or an asyncio task's) for this client."""
+        assert self._base_url is not None
+        return kind(
+            sdk_key=self._sdk_key,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            poll_interval=self._poll_interval,
+            stream=self._stream,
+            stream_read_timeout=self._stream_read_timeout,
+            retry_initial=self._retry_initial,
+            retry_max=self._retry_max,
+            on_document=self._install,
+            on_success=self._succeeded,
+            on_failure=self._failed,
+            etag=self._config.etag,
+        )
+
+
+class Client(ClientBase):
+    """Local evaluation against the configuration of one environment (see module doc),
+    kept current by a background thread. Arguments: see :class:`ClientBase`."""
+
+    _refresher: Refresher | None = None
+
+    def _begin(self, start: bool) -> None:
+        _live_clients.add(self)
+        if start and self._base_url is not None:
+            self._start_refresher()
+
+    @property
+    def _streaming(self) -> bool:
+        refresher = self._refresher
+        return refresher is not None and refresher.streaming
+
+    def _start_refresher(self) -> None:
+        self._refresher = self._new_refresher(Refresher)
+        self._refresher.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: new lock and ready event, and a new refresh thread."""
+        self._lock = threading.Lock()
+        ready = threading.Event()
+        if self._ready.is_set():
+            ready.set()
+        self._ready = ready
+        self._refresher = None
+        if not self._closed and self._base_url is not None:
+            self._start_refresher()
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until a configuration is held (True) or ``timeout`` passes (False)."""
+        return self._ready.wait(timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop refreshing; flush the recorder (and close it if the client made it)."""
+        if self._closed:
+            return
+        self._closed = True
+        _live_clients.discard(self)
+        if self._refresher is not None:
+            self._refresher.stop(timeout)
+        self._finish_recorder(timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -4,8 +4,10 @@ The SDK accepts what the server's ``POST /api/v1/evaluate`` accepts: a targeting
 (the unit id, a string of at most 255 characters, or none) and an attribute object.
 Callers pass an :class:`~verdict.engine.EvaluationContext` (the fastest: used as is),
 a bare unit id string, ``None`` (no unit, no attributes), or a mapping shaped like the
-evaluate body, ``{"targeting_key": ..., "attributes": {...}}``. Anything else is not a
-context, and reading a flag with it answers the caller's default with reason ERROR.
+evaluate body, ``{"targeting_key": ..., "attributes": {...}}`` (a ``dict`` of exactly
+those two keys, with a string key and ``dict`` attributes, is read by the client's fast
+path without conversion: the cheapest context to build per call). Anything else is not
+a context, and reading a flag with it answers the caller's default with reason ERROR.
 """
 
 from __future__ import annotations

@@ -34,7 +34,16 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-__all__ = ["KeyRejectedError", "RefreshError", "Refresher"]
+__all__ = [
+    "KeyRejectedError",
+    "RefreshError",
+    "Refresher",
+    "StreamUnavailableError",
+    "backoff_delay",
+    "config_answer",
+    "etag_of_event",
+    "stream_problem",
+]
 
 logger = logging.getLogger("verdict.sdk")
 
@@ -53,8 +62,60 @@ class KeyRejectedError(RefreshError):
     """The server refused the SDK key (401/403)."""
 
 
-class _StreamUnavailableError(RefreshError):
+class StreamUnavailableError(RefreshError):
     """The server does not stream configuration changes: poll instead."""
+
+
+def config_answer(response: httpx.Response) -> tuple[dict[str, Any], str | None] | None:
+    """What an answer to ``GET /api/v1/sdk/config`` brings: ``None`` for ``304`` (the
+    held ETag is current), else the document and its ETag; RefreshError otherwise."""
+    status = response.status_code
+    if status == 304:
+        return None
+    if status in (401, 403):
+        raise KeyRejectedError(f"GET {CONFIG_PATH}: the server refused the SDK key ({status})")
+    if status != 200:
+        raise RefreshError(f"GET {CONFIG_PATH}: unexpected status {status}")
+    if len(response.content) > MAX_DOCUMENT_BYTES:
+        raise RefreshError(f"GET {CONFIG_PATH}: document over {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        document = json.loads(response.content)
+    except ValueError as exc:
+        raise RefreshError(f"GET {CONFIG_PATH}: the body is not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise RefreshError(f"GET {CONFIG_PATH}: the document is not a JSON object")
+    return document, response.headers.get("etag")
+
+
+def stream_problem(status: int) -> RefreshError | None:
+    """The error a ``GET /api/v1/sdk/stream`` status means, or None for 200."""
+    if status in (401, 403):
+        return KeyRejectedError(f"GET {STREAM_PATH}: the server refused the SDK key")
+    if status in _STREAM_UNSUPPORTED:
+        return StreamUnavailableError(f"GET {STREAM_PATH}: status {status}")
+    if status != 200:
+        return RefreshError(f"GET {STREAM_PATH}: unexpected status {status}")
+    return None
+
+
+def etag_of_event(data: str) -> str | None:
+    """The ETag a stream ``config`` event names (None when it names none)."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    etag = parsed.get("etag") if isinstance(parsed, dict) else None
+    return etag if isinstance(etag, str) else None
+
+
+def backoff_delay(failures: int, initial: float, longest: float, *, rejected: bool) -> float:
+    """Seconds to wait after ``failures`` failures in a row (see module doc, step 4)."""
+    if rejected:
+        return longest
+    ceiling = min(longest, initial * 2 ** min(failures - 1, 30))
+    # Full jitter, never below the initial delay: many clients restarted together
+    # (a deploy) spread their retries instead of hitting the server at once.
+    return max(initial, random.uniform(0, ceiling))
 
 
 OnDocument = Callable[[Mapping[str, Any], str | None], None]
@@ -62,8 +123,8 @@ OnFailure = Callable[[RefreshError], None]
 OnSuccess = Callable[[], None]
 
 
-class Refresher:
-    """Fetches the configuration document and follows its changes (see module doc)."""
+class RefresherSettings:
+    """What both refreshers (this thread's and the asyncio task's) are told."""
 
     def __init__(
         self,
@@ -93,14 +154,23 @@ class Refresher:
         self._on_success = on_success
         self._on_failure = on_failure
         self._etag = etag
+        self._headers = {"Authorization": f"Bearer {sdk_key}", "User-Agent": USER_AGENT}
+        self.streaming = False  # True while a stream is open (read by the client)
+        self._open()
+
+    def _open(self) -> None:
+        """Make what the refresher's own kind needs (its HTTP client, its state)."""
+        raise NotImplementedError
+
+
+class Refresher(RefresherSettings):
+    """Fetches the configuration document and follows its changes (see module doc)."""
+
+    def _open(self) -> None:
         self._stop = threading.Event()
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            headers={"Authorization": f"Bearer {sdk_key}", "User-Agent": USER_AGENT},
-        )
+        self._http = httpx.Client(timeout=httpx.Timeout(self._timeout), headers=self._headers)
         self._thread: threading.Thread | None = None
         self._stream_socket: socket.socket | None = None
-        self.streaming = False  # True while a stream is open (read by the client)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -143,7 +213,7 @@ class Refresher:
                     self._stop.wait(self._stream_retry)
                 else:
                     self._stop.wait(self._poll_interval)
-            except _StreamUnavailableError as exc:
+            except StreamUnavailableError as exc:
                 logger.info("configuration stream unavailable (%s); polling instead", exc)
                 self._stream = False
             except RefreshError as exc:
@@ -160,12 +230,7 @@ class Refresher:
                 self._stop.wait(self._delay(failures, rejected=False))
 
     def _delay(self, failures: int, *, rejected: bool) -> float:
-        if rejected:
-            return self._retry_max
-        ceiling = min(self._retry_max, self._retry_initial * 2 ** min(failures - 1, 30))
-        # Full jitter, never below the initial delay: many clients restarted together
-        # (a deploy) spread their retries instead of hitting the server at once.
-        return max(self._retry_initial, random.uniform(0, ceiling))
+        return backoff_delay(failures, self._retry_initial, self._retry_max, rejected=rejected)
 
     # ------------------------------------------------------------ the requests
     def fetch(self) -> None:
@@ -177,23 +242,11 @@ class Refresher:
             raise RefreshError(f"GET {CONFIG_PATH}: {exc!r}") from exc
         except RuntimeError as exc:  # the client was closed by stop()
             raise RefreshError(f"GET {CONFIG_PATH}: {exc}") from exc
-        status = response.status_code
-        if status == 304:
+        answer = config_answer(response)
+        if answer is None:
             self._on_success()
             return
-        if status in (401, 403):
-            raise KeyRejectedError(f"GET {CONFIG_PATH}: the server refused the SDK key ({status})")
-        if status != 200:
-            raise RefreshError(f"GET {CONFIG_PATH}: unexpected status {status}")
-        if len(response.content) > MAX_DOCUMENT_BYTES:
-            raise RefreshError(f"GET {CONFIG_PATH}: document over {MAX_DOCUMENT_BYTES} bytes")
-        try:
-            document = json.loads(response.content)
-        except ValueError as exc:
-            raise RefreshError(f"GET {CONFIG_PATH}: the body is not JSON ({exc})") from exc
-        if not isinstance(document, dict):
-            raise RefreshError(f"GET {CONFIG_PATH}: the document is not a JSON object")
-        etag = response.headers.get("etag")
+        document, etag = answer
         self._on_document(document, etag)  # raises RefreshError if it cannot compile
         self._etag = etag
         self._on_success()
@@ -204,13 +257,9 @@ class Refresher:
             with connect_sse(
                 self._http, "GET", self._base + STREAM_PATH, timeout=timeout
             ) as source:
-                status = source.response.status_code
-                if status in (401, 403):
-                    raise KeyRejectedError(f"GET {STREAM_PATH}: the server refused the SDK key")
-                if status in _STREAM_UNSUPPORTED:
-                    raise _StreamUnavailableError(f"GET {STREAM_PATH}: status {status}")
-                if status != 200:
-                    raise RefreshError(f"GET {STREAM_PATH}: unexpected status {status}")
+                problem = stream_problem(source.response.status_code)
+                if problem is not None:
+                    raise problem
                 network = source.response.extensions.get("network_stream")
                 if network is not None:
                     self._stream_socket = network.get_extra_info("socket")
@@ -223,7 +272,7 @@ class Refresher:
                         return
                     if event.retry is not None and event.retry > 0:
                         self._stream_retry = min(event.retry / 1000, self._retry_max)
-                    if event.event == "config" and self._tag_of(event.data) != self._etag:
+                    if event.event == "config" and etag_of_event(event.data) != self._etag:
                         self.fetch()
                     else:
                         self._on_success()
@@ -234,12 +283,3 @@ class Refresher:
         finally:
             self.streaming = False
             self._stream_socket = None
-
-    @staticmethod
-    def _tag_of(data: str) -> str | None:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            return None
-        etag = parsed.get("etag") if isinstance(parsed, dict) else None
-        return etag if isinstance(etag, str) else None

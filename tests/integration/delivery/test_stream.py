@@ -73,8 +73,10 @@ class LiveServer:
                 self.process.wait(timeout=5)
 
 
-def start_server(url: str) -> LiveServer:
-    port = free_port()
+def start_server(url: str, port: int | None = None) -> LiveServer:
+    """``verdict serve`` on ``port`` (a free one by default; the same one brings a
+    restarted server back at the same address), once it answers ``/healthz``."""
+    port = free_port() if port is None else port
     process = subprocess.Popen(
         [*VERDICT, "serve", "--port", str(port), "--no-migrate"],
         env=server_env(url),
@@ -84,6 +86,8 @@ def start_server(url: str) -> LiveServer:
     server = LiveServer(url, f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
         try:
             if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
                 return server

@@ -8,7 +8,6 @@ flags (tests/integration/conformance/flags.py)."""
 from __future__ import annotations
 
 import random
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,13 +25,13 @@ from tests.integration.conformance.flags import (
 )
 from tests.integration.conformance.server import prepare_database, sdk_key
 from tests.integration.delivery.test_stream import (
-    VERDICT,
     LiveServer,
     admin_headers,
     create_flag,
     free_port,
-    server_env,
+    start_server,
 )
+from tests.integration.sdk.conftest import live_verdict
 from verdict.sdk import Client, ClientStatus, ErrorCode, EvaluationContext, MemoryRecorder
 
 WAIT = 20.0  # generous bounds: the suite asserts that things happen, never how fast
@@ -41,24 +40,7 @@ UNITS = 1_000
 
 def start_on(url: str, port: int) -> LiveServer:
     """``verdict serve`` on ``port`` (so a restart comes back at the same address)."""
-    process = subprocess.Popen(
-        [*VERDICT, "serve", "--port", str(port), "--no-migrate"],
-        env=server_env(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = LiveServer(url, f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    raise AssertionError("server did not start")
+    return start_server(url, port)
 
 
 def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
@@ -86,17 +68,12 @@ def environment(
     database_factory: DatabaseFactory, backend: str
 ) -> Iterator[tuple[LiveServer, str]]:
     """A live server with the conformance flags, and a server key of its environment."""
-    url = database_factory.new_url(backend)
-    prepare_database(url)
-    server = start_on(url, free_port())
-    try:
+    with live_verdict(database_factory, backend) as server:
         admin = admin_headers(server.base)
         key = sdk_key(server.base, admin, "server")
-        unavailable = create_flags(server.base, admin, url)
+        unavailable = create_flags(server.base, admin, server.url)
         assert unavailable == {}, unavailable
         yield server, key
-    finally:
-        server.stop()
 
 
 def test_the_client_gets_ready_and_hears_a_change(environment: tuple[LiveServer, str]) -> None:

@@ -7,14 +7,10 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import BACKENDS, DatabaseFactory
-from tests.integration.conformance.server import prepare_database
 from tests.integration.delivery.test_assign_api import start_experiment
 from tests.integration.delivery.test_stream import (
     VERDICT,
@@ -22,7 +18,6 @@ from tests.integration.delivery.test_stream import (
     admin_headers,
     server_env,
     server_key,
-    start_server,
 )
 from verdict.sdk.client import Client
 from verdict.sdk.recorder import HttpRecorder
@@ -32,19 +27,6 @@ from verdict.server.db import create_db_engine
 from verdict.server.models import Assignment, Event, Experiment, Variant
 
 UNITS = 60  # per phase: before the stop, while stopped
-
-
-@pytest.fixture(params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, database_factory: DatabaseFactory
-) -> Iterator[LiveServer]:
-    url = database_factory.new_url(str(request.param))
-    prepare_database(url)
-    live = start_server(url)
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 def variant_of(unit: int) -> str:
