@@ -14,6 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from verdict.sdk import MemoryRecorder
+
 __all__ = ["ConfigServer"]
 
 
@@ -70,3 +72,23 @@ class ConfigServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def versioned_document(version: int) -> dict[str, Any]:
+    return {
+        "flags": {
+            "version": {"type": "integer", "default": version},
+            "mirror": {"type": "integer", "default": version},
+        }
+    }
+
+
+def polling_options(**overrides: Any) -> dict[str, Any]:
+    """Client options that poll the loopback server quickly, recording in memory."""
+    return {
+        "poll_interval": 0.05,
+        "retry_initial": 0.05,
+        "retry_max": 0.2,
+        "recorder": MemoryRecorder(),
+        **overrides,
+    }

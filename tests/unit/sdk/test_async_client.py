@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pytest
 
-from tests.unit.sdk.config_server import ConfigServer
-from tests.unit.sdk.test_client_refresh import document
+from tests.unit.sdk.config_server import ConfigServer, polling_options
+from tests.unit.sdk.config_server import versioned_document as document
 from verdict.sdk import (
     AsyncClient,
     ClientEvent,
@@ -64,22 +64,8 @@ async def eventually(condition: Callable[[], bool], within: float = WAIT) -> boo
     return condition()
 
 
-@pytest.fixture
-def server() -> Iterator[ConfigServer]:
-    server = ConfigServer(document(1))
-    yield server
-    server.stop()
-
-
 def polling(server: ConfigServer, **kwargs: Any) -> AsyncClient:
-    options: dict[str, Any] = {
-        "poll_interval": 0.05,
-        "retry_initial": 0.05,
-        "retry_max": 0.2,
-        "recorder": MemoryRecorder(),
-        **kwargs,
-    }
-    return AsyncClient(server.key, server.base, **options)
+    return AsyncClient(server.key, server.base, **polling_options(**kwargs))
 
 
 def test_reads_from_a_bootstrap_are_plain_calls() -> None:

@@ -8,12 +8,11 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from tests.unit.sdk.config_server import ConfigServer
+from tests.unit.sdk.config_server import ConfigServer, polling_options
+from tests.unit.sdk.config_server import versioned_document as document
 from verdict.sdk import (
     Client,
     ClientEvent,
@@ -26,15 +25,6 @@ from verdict.sdk import (
 WAIT = 10.0  # generous: the suite never asserts timings, only that things happen
 
 
-def document(version: int) -> dict[str, Any]:
-    return {
-        "flags": {
-            "version": {"type": "integer", "default": version},
-            "mirror": {"type": "integer", "default": version},
-        }
-    }
-
-
 def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -44,22 +34,8 @@ def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
     return condition()
 
 
-@pytest.fixture
-def server() -> Iterator[ConfigServer]:
-    server = ConfigServer(document(1))
-    yield server
-    server.stop()
-
-
 def polling_client(server: ConfigServer, **kwargs: Any) -> Client:
-    options: dict[str, Any] = {
-        "poll_interval": 0.05,
-        "retry_initial": 0.05,
-        "retry_max": 0.2,
-        "recorder": MemoryRecorder(),
-        **kwargs,
-    }
-    return Client(server.key, server.base, **options)
+    return Client(server.key, server.base, **polling_options(**kwargs))
 
 
 def test_the_client_downloads_then_polls_with_its_etag(server: ConfigServer) -> None:
