@@ -6,7 +6,6 @@ the public Client API a host calls.)"""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -18,9 +17,13 @@ from tests.integration.delivery.test_stream import (
     admin_headers,
     server_key,
 )
-from tests.integration.sdk.test_recorder_live import restart, stored
+from tests.integration.sdk.test_recorder_live import (
+    patient_recorder,
+    restart,
+    stored,
+    wait_for_a_retry,
+)
 from verdict.sdk import Client, EvaluationContext
-from verdict.sdk.recorder import HttpRecorder
 from verdict.server.config import get_settings
 from verdict.server.db import create_db_engine
 from verdict.server.models import Event
@@ -88,15 +91,7 @@ def test_client_exposures_and_tracked_events_arrive_exactly_once_through_a_resta
         experiment = start_experiment(api, admin)  # type: ignore[arg-type]
         bind_flag(api, admin, experiment)
     secret = server_key(server.base, admin)["Authorization"].removeprefix("Bearer ")
-    recorder = HttpRecorder(
-        secret,
-        server.base,
-        batch_size=10,
-        flush_interval=0.05,
-        max_retries=10_000,
-        max_backoff=0.2,
-        timeout=5,
-    )
+    recorder = patient_recorder(secret, server.base, batch_size=10)
     seen: dict[str, str] = {}
     with Client(secret, server.base, recorder=recorder, stream=False) as client:
         assert client.wait_until_ready(30)
@@ -108,11 +103,7 @@ def test_client_exposures_and_tracked_events_arrive_exactly_once_through_a_resta
         # Used while the server is away: decisions come from the held configuration,
         # the recorder retries and keeps the rest queued.
         use(client, range(UNITS, 2 * UNITS), seen)
-        deadline = time.monotonic() + 30
-        while recorder.stats.retries == 0:
-            assert time.monotonic() < deadline, "the recorder never retried"
-            time.sleep(0.05)
-        assert recorder.stats.pending > 0
+        wait_for_a_retry(recorder)
         restart(server)
         assert recorder.flush(timeout=60)
     recorder.close(timeout=10)

@@ -94,6 +94,28 @@ def restart(server: LiveServer) -> None:
     raise AssertionError("the server did not start again")
 
 
+def patient_recorder(secret: str, base: str, *, batch_size: int) -> HttpRecorder:
+    """A recorder that flushes often and never gives up while a server restarts."""
+    return HttpRecorder(
+        secret,
+        base,
+        batch_size=batch_size,
+        flush_interval=0.05,
+        max_retries=10_000,
+        max_backoff=0.2,
+        timeout=5,
+    )
+
+
+def wait_for_a_retry(recorder: HttpRecorder) -> None:
+    """Until the recorder has retried (the server is away), with entries still queued."""
+    deadline = time.monotonic() + 30
+    while recorder.stats.retries == 0:
+        assert time.monotonic() < deadline, "the recorder never retried"
+        time.sleep(0.05)
+    assert recorder.stats.pending > 0
+
+
 def test_events_and_exposures_arrive_exactly_once_through_a_server_restart(
     server: LiveServer,
 ) -> None:
@@ -101,15 +123,7 @@ def test_events_and_exposures_arrive_exactly_once_through_a_server_restart(
     with httpx.Client(base_url=server.base, timeout=10) as api:
         experiment = start_experiment(api, admin)  # type: ignore[arg-type]
     secret = server_key(server.base, admin)["Authorization"].removeprefix("Bearer ")
-    recorder = HttpRecorder(
-        secret,
-        server.base,
-        batch_size=25,
-        flush_interval=0.05,
-        max_retries=10_000,
-        max_backoff=0.2,
-        timeout=5,
-    )
+    recorder = patient_recorder(secret, server.base, batch_size=25)
     try:
         record(recorder, experiment, range(UNITS))
         assert recorder.flush(timeout=60)
@@ -118,11 +132,7 @@ def test_events_and_exposures_arrive_exactly_once_through_a_server_restart(
         server.stop()
         # Recorded while the server is away: the sender retries, the rest stays queued.
         record(recorder, experiment, range(UNITS, 2 * UNITS))
-        deadline = time.monotonic() + 30
-        while recorder.stats.retries == 0:
-            assert time.monotonic() < deadline, "the recorder never retried"
-            time.sleep(0.05)
-        assert recorder.stats.pending > 0
+        wait_for_a_retry(recorder)
         restart(server)
         assert recorder.flush(timeout=60)
     finally:
