@@ -23,24 +23,18 @@ from tests.integration.conformance.flags import (
     OVERRIDE_UNIT,
     create_flags,
 )
-from tests.integration.conformance.server import prepare_database, sdk_key
+from tests.integration.conformance.server import sdk_key
 from tests.integration.delivery.test_stream import (
     LiveServer,
     admin_headers,
     create_flag,
-    free_port,
-    start_server,
 )
 from tests.integration.sdk.conftest import live_verdict
+from tests.integration.sdk.test_recorder_live import restart
 from verdict.sdk import Client, ClientStatus, ErrorCode, EvaluationContext, MemoryRecorder
 
 WAIT = 20.0  # generous bounds: the suite asserts that things happen, never how fast
 UNITS = 1_000
-
-
-def start_on(url: str, port: int) -> LiveServer:
-    """``verdict serve`` on ``port`` (so a restart comes back at the same address)."""
-    return start_server(url, port)
 
 
 def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
@@ -152,29 +146,22 @@ def test_sdk_and_server_decide_identically_for_1000_units(
 
 
 def test_an_outage_leaves_the_last_configuration_serving_and_reads_stale(
-    database_factory: DatabaseFactory, backend: str
+    server: LiveServer,
 ) -> None:
-    url = database_factory.new_url(backend)
-    prepare_database(url)
-    port = free_port()
-    server = start_on(url, port)
-    try:
-        admin = admin_headers(server.base)
-        key = sdk_key(server.base, admin, "server")
-        flag = create_flag(server.base, admin)
-        with make_client(server.base, key) as client:
-            assert client.wait_until_ready(WAIT)
-            assert client.get_bool_details(flag, True).error_code is None
-            served = client.get_bool(flag, True)
+    admin = admin_headers(server.base)
+    key = sdk_key(server.base, admin, "server")
+    flag = create_flag(server.base, admin)
+    with make_client(server.base, key) as client:
+        assert client.wait_until_ready(WAIT)
+        assert client.get_bool_details(flag, True).error_code is None
+        served = client.get_bool(flag, True)
 
-            server.stop()
-            assert eventually(lambda: client.status is ClientStatus.STALE)
-            details = client.get_bool_details(flag, not served)
-            assert (details.value, details.error_code) == (served, None)
-
-            server = start_on(url, port)
-            assert eventually(lambda: client.status is ClientStatus.READY)
-            later = create_flag(server.base, admin_headers(server.base))
-            assert eventually(lambda: client.get_bool_details(later, True).error_code is None)
-    finally:
         server.stop()
+        assert eventually(lambda: client.status is ClientStatus.STALE)
+        details = client.get_bool_details(flag, not served)
+        assert (details.value, details.error_code) == (served, None)
+
+        restart(server)
+        assert eventually(lambda: client.status is ClientStatus.READY)
+        later = create_flag(server.base, admin_headers(server.base))
+        assert eventually(lambda: client.get_bool_details(later, True).error_code is None)

@@ -21,12 +21,12 @@ from openfeature.flag_evaluation import FlagEvaluationDetails
 from openfeature.flag_evaluation import Reason as OFReason
 from openfeature.provider import ProviderStatus
 
-from tests.conftest import DatabaseFactory
 from tests.integration.conformance.flags import put_state
-from tests.integration.conformance.server import prepare_database, sdk_key
+from tests.integration.conformance.server import sdk_key
 from tests.integration.conftest import unique
-from tests.integration.delivery.test_stream import admin_headers, free_port
-from tests.integration.sdk.test_client_live import WAIT, eventually, start_on
+from tests.integration.delivery.test_stream import LiveServer, admin_headers
+from tests.integration.sdk.test_client_live import WAIT, eventually
+from tests.integration.sdk.test_recorder_live import restart
 from verdict.sdk import Client, MemoryRecorder
 from verdict.sdk.openfeature import VerdictProvider
 
@@ -59,13 +59,7 @@ def _essentials(details: FlagEvaluationDetails[Any]) -> tuple[Any, ...]:
     )
 
 
-def test_a_flag_change_and_an_outage_reach_an_openfeature_client(
-    database_factory: DatabaseFactory, backend: str
-) -> None:
-    url = database_factory.new_url(backend)
-    prepare_database(url)
-    port = free_port()
-    server = start_on(url, port)
+def test_a_flag_change_and_an_outage_reach_an_openfeature_client(server: LiveServer) -> None:
     try:
         admin = admin_headers(server.base)
         key = sdk_key(server.base, admin, "server")
@@ -129,8 +123,7 @@ def test_a_flag_change_and_an_outage_reach_an_openfeature_client(
         assert eventually(lambda: ProviderEvent.PROVIDER_STALE in [e for e, _ in seen])
         assert flags.get_string_value(flag, "red", ctx) == "green"  # the last configuration
 
-        server = start_on(url, port)
+        restart(server)
         assert eventually(lambda: flags.get_provider_status() is ProviderStatus.READY)
     finally:
         api.clear_providers()
-        server.stop()

@@ -4,7 +4,6 @@ become the assignments the analysis reads."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 
@@ -13,11 +12,10 @@ from sqlalchemy import func, select
 
 from tests.integration.delivery.test_assign_api import start_experiment
 from tests.integration.delivery.test_stream import (
-    VERDICT,
     LiveServer,
     admin_headers,
-    server_env,
     server_key,
+    start_server,
 )
 from verdict.sdk.client import Client
 from verdict.sdk.recorder import HttpRecorder
@@ -78,20 +76,7 @@ def stored(url: str, experiment: str) -> tuple[dict[str, str], Counter[str]]:
 def restart(server: LiveServer) -> None:
     """Start the server again on the same database and port (the SDK's base URL)."""
     port = int(server.base.rsplit(":", 1)[1])
-    server.process = subprocess.Popen(
-        [*VERDICT, "serve", "--port", str(port), "--no-migrate"],
-        env=server_env(server.url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start again")
+    server.process = start_server(server.url, port).process
 
 
 def patient_recorder(secret: str, base: str, *, batch_size: int) -> HttpRecorder:
