@@ -81,6 +81,7 @@ _MAX_LOGGED_KINDS: Final = 1024
 # After a sticky store fails, reads skip it this long (a Redis that does not answer
 # would otherwise cost every read its socket timeout).
 _STICKY_PAUSE: Final = 1.0
+_NO_EXTRAS: Final = (None, None)
 _NO_STICKY_PLAN: Final = (NO_CONFIGURATION, StickyPlan(frozenset(), {}))
 # Enum members bound once: reading FlagType.X costs an attribute lookup on every call.
 _BOOLEAN: Final = FlagType.BOOLEAN
@@ -447,7 +448,12 @@ class ClientBase:
                     self._keep(lookup, config, result.experiment, result.variant, ctx)
                 self._expose(result, ctx[0], ctx[1])
             return EvaluationDetails(
-                flag, result.value, result.variant, result.reason, rule=result.rule
+                flag,
+                result.value,
+                result.variant,
+                result.reason,
+                rule=result.rule,
+                experiment=result.experiment,
             )
         except Exception as exc:  # an engine fault must not reach the host
             return self._error(flag, default, ErrorCode.GENERAL, f"unexpected error: {exc!r}")
@@ -480,7 +486,14 @@ class ClientBase:
             return {}
         return {
             key: EvaluationDetails(
-                key, r.value, r.variant, r.reason, r.error_code, r.error_message, r.rule
+                key,
+                r.value,
+                r.variant,
+                r.reason,
+                r.error_code,
+                r.error_message,
+                r.rule,
+                r.experiment,
             )
             for key, r in results.items()
         }
@@ -508,14 +521,22 @@ class ClientBase:
             return VariantDetails(
                 experiment_key, False, None, ExperimentReason.CONFIG_ERROR, error_message=message
             )
-        if decision.in_experiment and decision.variant is not None and ctx[0] is not None:
-            self._record_exposure(ctx[0], experiment_key, decision.variant, ctx[1])
+        variant = decision.variant
+        if variant is None:
+            return VariantDetails(
+                experiment_key, decision.in_experiment, None, decision.reason, decision.bucket
+            )
+        if decision.in_experiment and ctx[0] is not None:
+            self._record_exposure(ctx[0], experiment_key, variant, ctx[1])
+        payload, url = config.variants.get((experiment_key, variant), _NO_EXTRAS)
         return VariantDetails(
             experiment_key,
             decision.in_experiment,
-            decision.variant,
+            variant,
             decision.reason,
             decision.bucket,
+            payload=payload,
+            url=url,
         )
 
     # ------------------------------------------------------------ sticky assignments

@@ -25,7 +25,7 @@ __all__ = ["NO_CONFIGURATION", "CompiledConfiguration", "bounded", "load_bootstr
 class CompiledConfiguration:
     """One compiled configuration and the per-flag lookups reads need."""
 
-    __slots__ = ("by_type", "deciders", "document", "etag", "snapshot")
+    __slots__ = ("by_type", "deciders", "document", "etag", "snapshot", "variants")
 
     def __init__(self, snapshot: Snapshot, document: Mapping[str, Any], etag: str | None):
         self.snapshot = snapshot
@@ -37,6 +37,34 @@ class CompiledConfiguration:
         self.by_type: dict[FlagType, dict[str, Decider]] = {t: {} for t in FlagType}
         for key, flag in snapshot.flags.items():
             self.by_type[flag.type][key] = flag.decide
+        self.variants = _variant_extras(snapshot, document)
+
+
+def _variant_extras(
+    snapshot: Snapshot, document: Mapping[str, Any]
+) -> dict[tuple[str, str], tuple[Mapping[str, Any] | None, str | None]]:
+    """Each compiled experiment's variant payloads and URLs by (experiment, variant).
+
+    The engine ignores these fields, so they are read here, leniently: a payload that is
+    no object or a URL that is no string is left out rather than failing the document.
+    """
+    extras: dict[tuple[str, str], tuple[Mapping[str, Any] | None, str | None]] = {}
+    experiments = document.get("experiments")
+    if not isinstance(experiments, Mapping):
+        return extras
+    for key in snapshot.experiments:
+        spec = experiments.get(key)
+        variants = spec.get("variants") if isinstance(spec, Mapping) else None
+        for variant in variants if isinstance(variants, list) else ():
+            if not isinstance(variant, Mapping) or not isinstance(variant.get("key"), str):
+                continue
+            payload = variant.get("payload")
+            url = variant.get("url")
+            extras[(key, variant["key"])] = (
+                payload if isinstance(payload, Mapping) else None,
+                url if isinstance(url, str) else None,
+            )
+    return extras
 
 
 NO_CONFIGURATION = CompiledConfiguration(compile_config({}), {}, None)

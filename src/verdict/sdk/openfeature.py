@@ -23,8 +23,9 @@ What the provider decides:
 3. Reasons and error codes. Verdict's reasons and error codes are OpenFeature's
    vocabulary and map one to one; a read while the client holds no configuration is
    ``PROVIDER_NOT_READY``. The flag metadata carries ``rule`` (the rule that decided,
-   ``"override"`` or ``"prerequisite:<flag>"``) when there is one, as Verdict's OFREP
-   endpoint does.
+   ``"override"`` or ``"prerequisite:<flag>"``) when there is one, and ``experiment``
+   (the experiment whose variant served the value) when an experiment rule decided,
+   as Verdict's OFREP endpoint does.
 4. Lifecycle and events. ``initialize`` waits up to ``ready_timeout`` seconds for the
    client's configuration: it returns once one is held (the SDK then emits READY), and
    raises when none came (``PROVIDER_NOT_READY``; ``PROVIDER_FATAL`` when the server
@@ -342,7 +343,7 @@ class VerdictProvider(AbstractProvider):
                 value=details.value,
                 reason=_REASONS[details.reason],
                 variant=details.variant,
-                flag_metadata={} if details.rule is None else {"rule": details.rule},
+                flag_metadata=_metadata(details),
             )
         mapped = _ERROR_CODES.get(code, OpenFeatureErrorCode.GENERAL)
         if code is ErrorCode.GENERAL and self._client.status in _NOT_READY:
@@ -352,7 +353,7 @@ class VerdictProvider(AbstractProvider):
             error_code=mapped,
             error_message=details.error_message,
             reason=OpenFeatureReason.ERROR,
-            flag_metadata={} if details.rule is None else {"rule": details.rule},
+            flag_metadata=_metadata(details),
         )
 
     # ---------------------------------------------------------------- tracking
@@ -377,6 +378,13 @@ class VerdictProvider(AbstractProvider):
             value = tracking_event_details.value
             properties = _plain(tracking_event_details.attributes, "attributes", 0) or None
         self._client.track(tracking_event_name, context, value, properties)
+
+
+def _metadata(details: EvaluationDetails) -> dict[str, str]:
+    metadata = {} if details.rule is None else {"rule": details.rule}
+    if details.experiment is not None:
+        metadata["experiment"] = details.experiment
+    return metadata
 
 
 def verdict_context(context: OpenFeatureContext | None) -> EvaluationContext:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import email.utils
-import json
 import logging
 import math
 import os
@@ -44,9 +43,10 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
+import orjson
 
 __all__ = ["HttpRecorder", "RecorderStats"]
 
@@ -96,6 +96,19 @@ def _retry_after(response: httpx.Response) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _encode(document: dict[str, Any]) -> bytes:
+    """One entry as JSON. orjson keeps the sender's share of the GIL small (a host's
+    thread records while it encodes); what JSON cannot carry goes as its ``str()``
+    (datetimes and dataclasses too, as the standard encoder's ``default=str`` would),
+    and a NaN or an infinity inside attributes or properties as ``null``."""
+    return orjson.dumps(document, default=str, option=_ORJSON_OPTIONS)
+
+
+_ORJSON_OPTIONS: Final = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def _iso(timestamp: float) -> str:
@@ -378,7 +391,9 @@ class HttpRecorder:
             "properties": properties or {},
             "timestamp": _iso(timestamp),
         }
-        return json.dumps(document, allow_nan=False, default=str).encode()
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"value must be a finite number, got {value!r}")
+        return _encode(document)
 
     def _exposure_item(self, item: _Exposure) -> bytes:
         timestamp, unit_id, experiment, variant, attributes = item
@@ -398,7 +413,7 @@ class HttpRecorder:
             "timestamp": _iso(timestamp),
             "attributes": attributes,
         }
-        encoded = json.dumps(document, allow_nan=False, default=str).encode()
+        encoded = _encode(document)
         if b"\\u0000" in encoded:
             raise ValueError("a string holds a NUL character, which the server refuses")
         return encoded

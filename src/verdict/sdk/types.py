@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from verdict.engine import ErrorCode, ExperimentReason, Reason
 
@@ -62,7 +63,8 @@ class EvaluationDetails:
 
     ``value`` is the caller's default whenever ``reason`` is ERROR; ``error_code`` and
     ``error_message`` then say what went wrong. ``rule`` names what decided (a rule id,
-    ``"override"``, ``"prerequisite:<flag>"``) or is ``None``.
+    ``"override"``, ``"prerequisite:<flag>"``) or is ``None``; ``experiment`` names the
+    experiment whose variant served the value (an experiment rule), else ``None``.
     """
 
     flag_key: str
@@ -72,6 +74,35 @@ class EvaluationDetails:
     error_code: ErrorCode | None = None
     error_message: str | None = None
     rule: str | None = None
+    experiment: str | None = None
+
+
+def _redirect_target(current_url: str, variant_url: str) -> str | None:
+    """``variant_url`` made absolute against ``current_url`` with the visitor's query and
+    fragment carried over, or ``None`` when that is where the visitor already is."""
+    current = urlsplit(current_url)
+    target = urlsplit(urljoin(current_url, variant_url))
+    names = {name for name, _ in parse_qsl(target.query, keep_blank_values=True)}
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(current.query, keep_blank_values=True)
+        if name not in names
+    ]
+    query = "&".join(part for part in (target.query, urlencode(kept)) if part)
+    destination = target._replace(query=query, fragment=target.fragment or current.fragment)
+    if _same_page(destination, current):
+        return None
+    return urlunsplit(destination)
+
+
+def _same_page(a: SplitResult, b: SplitResult) -> bool:
+    return (
+        a.scheme.lower() == b.scheme.lower()
+        and a.netloc.lower() == b.netloc.lower()
+        and (a.path.rstrip("/") or "/") == (b.path.rstrip("/") or "/")
+        and sorted(parse_qsl(a.query, keep_blank_values=True))
+        == sorted(parse_qsl(b.query, keep_blank_values=True))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +110,10 @@ class VariantDetails:
     """One experiment decided for one context.
 
     ``variant`` is the variant key when ``in_experiment``, else ``None`` (the caller
-    shows its control experience). ``reason`` is the engine's decision step
+    shows its control experience); ``payload`` is then what the variant carries
+    (``configuration``, ``response_template``, ``system_prompt``, ``config_overrides``;
+    shared, so read it, do not change it) and ``url`` its page in a split-URL test
+    (:meth:`redirect` says where to send the visitor). ``reason`` is the engine's decision step
     (``bucketed``, ``forced``, ``not_targeted``, ``not_found``, ...); an SDK failure
     reports ``config_error`` with ``error_message`` set.
     """
@@ -90,6 +124,20 @@ class VariantDetails:
     reason: ExperimentReason
     bucket: int | None = None
     error_message: str | None = None
+    payload: Mapping[str, Any] | None = None
+    url: str | None = None
+
+    def redirect(self, current_url: str) -> str | None:
+        """Where a split-URL test sends a visitor now on ``current_url``, or ``None``
+        to stay (not in the experiment, no URL for the variant, or already there).
+
+        A relative variant URL is resolved against ``current_url``; the visitor's query
+        parameters are kept unless the variant URL sets the same name, and so is the
+        fragment unless the variant URL has one.
+        """
+        if self.url is None or not self.in_experiment:
+            return None
+        return _redirect_target(current_url, self.url)
 
 
 class Recorder(Protocol):

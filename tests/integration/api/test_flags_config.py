@@ -160,7 +160,14 @@ def _experiment(
         status=status,
         environment_id=environment.id if environment else None,
         variants=[
-            Variant(key="treatment", weight=0.5, position=1),
+            Variant(
+                key="treatment",
+                weight=0.5,
+                position=1,
+                configuration={"color": "green"},
+                system_prompt="Be brief",
+                url="https://example.com/new",
+            ),
             Variant(key="control", weight=0.5, position=0, is_control=True),
         ],
         **columns,
@@ -227,9 +234,20 @@ def test_experiments_of_the_environment_are_mapped_to_the_engine_shape(
     assert experiments[completed.key]["status"] == "completed"
     spec = experiments[running.key]
     assert spec["seed"] == "seed-1"
+    empty = {
+        "configuration": {},
+        "response_template": None,
+        "system_prompt": None,
+        "config_overrides": {},
+    }
     assert spec["variants"] == [
-        {"key": "control", "weight": 0.5},
-        {"key": "treatment", "weight": 0.5},
+        {"key": "control", "weight": 0.5, "payload": empty},
+        {
+            "key": "treatment",
+            "weight": 0.5,
+            "payload": {**empty, "configuration": {"color": "green"}, "system_prompt": "Be brief"},
+            "url": "https://example.com/new",
+        },
     ]
     assert spec["condition"] == {
         "$and": [

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,12 +16,8 @@ from openfeature.flag_evaluation import Reason
 
 from tests.integration.conftest import unique
 from tests.integration.delivery.test_evaluate_api import make_flag, sdk_key
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.integration.delivery.test_stream import LiveServer
+from tests.integration.delivery.test_stream import start_server as start_live_server
 
 
 @pytest.fixture
@@ -37,39 +28,17 @@ def start_server(migrated_url: str) -> Iterator[Callable[[], str]]:
     starts, and on SQLite (one serving process per database is the supported layout)
     it does not hear of changes this test makes through its own app.
     """
-    processes: list[subprocess.Popen[bytes]] = []
+    servers: list[LiveServer] = []
 
     def start() -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
-        env["VERDICT_DATABASE_URL"] = migrated_url
-        port = _free_port()
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "verdict", "serve", "--port", str(port), "--no-migrate"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        base = f"http://127.0.0.1:{port}"
-        # Generous: other suites may share the machine. A server that never answers
-        # fails here, not as a provider error in the middle of a test.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"verdict serve on port {port} did not become healthy")
+        servers.append(start_live_server(migrated_url))
+        return servers[-1].base
 
     try:
         yield start
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=15)
+        for server in servers:
+            server.stop()
 
 
 def test_the_openfeature_ofrep_provider_resolves_flags(

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -75,26 +76,33 @@ class LiveServer:
 
 def start_server(url: str, port: int | None = None) -> LiveServer:
     """``verdict serve`` on ``port`` (a free one by default; the same one brings a
-    restarted server back at the same address), once it answers ``/healthz``."""
-    port = free_port() if port is None else port
-    process = subprocess.Popen(
-        [*VERDICT, "serve", "--port", str(port), "--no-migrate"],
-        env=server_env(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = LiveServer(url, f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    raise AssertionError("server did not start")
+    restarted server back at the same address), once it answers ``/healthz``. A server
+    that exits at once on a port picked here (another process took it in between) is
+    started again on another."""
+    with tempfile.TemporaryFile() as log:  # the server's output, for the error below
+        for _ in range(3):
+            chosen = free_port() if port is None else port
+            process = subprocess.Popen(
+                [*VERDICT, "serve", "--port", str(chosen), "--no-migrate"],
+                env=server_env(url),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            server = LiveServer(url, f"http://127.0.0.1:{chosen}", process)
+            # Generous: other suites may share the machine.
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                        return server
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            server.stop()
+            if port is not None or process.returncode is None:
+                break
+        log.seek(0)
+        output = log.read()[-2000:].decode(errors="replace")
+    raise AssertionError(f"verdict serve did not start: {output}")
 
 
 def admin_headers(base: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ in a :class:`~verdict.sdk.MemoryRecorder`, so none are sent) and the server deci
 flag (``POST /api/v1/evaluate``, all flags per request) and every experiment
 (``POST /api/v1/assign``, the three experiments per request, each unit's first
 assignment) alike: value and its type, variant, reason, error code and rule for flags;
-whether in, variant, reason and bucket for experiments.
+whether in, variant, reason, bucket, payload and URL for experiments.
 
 The server is the independent reference here: it decides from its own database rows
 through its own configuration builder, while the SDK decides from the document it
@@ -289,7 +289,7 @@ EXPERIMENTS: list[dict[str, Any]] = [
             {"key": "control", "is_control": True, "weight": 0.4},
             {"key": "tier-a", "weight": 0.2},
             {"key": "tier-b", "weight": 0.2},
-            {"key": "tier-c", "weight": 0.2},
+            {"key": "tier-c", "weight": 0.2, "config_overrides": {"price": 19}},
         ],
         "coverage": 0.85,
         "forced_variants": {"user-vip": "tier-c", "user-blocked": "control"},
@@ -314,8 +314,8 @@ EXPERIMENTS: list[dict[str, Any]] = [
         # The experiment flag par-checkout-layout's rule is bound to.
         "key": "par-exp-layout",
         "variants": [
-            {"key": "classic", "is_control": True},
-            {"key": "compact"},
+            {"key": "classic", "is_control": True, "url": "https://shop.test/checkout"},
+            {"key": "compact", "url": "https://shop.test/checkout/compact"},
         ],
         "targeting": {"plan": {"$ne": "enterprise"}},
         "coverage": 0.9,
@@ -484,6 +484,8 @@ def _sdk_experiments(client: Client, context: EvaluationContext) -> dict[str, di
             "variant": details.variant,
             "reason": details.reason.value,
             "bucket": details.bucket,
+            "payload": details.payload,
+            "url": details.url,
         }
     return out
 
@@ -518,6 +520,8 @@ def _server_decisions(
             "variant": a["variant"],
             "reason": a["reason"],
             "bucket": a["bucket"],
+            "payload": a["payload"],
+            "url": a["url"],
         }
         for a in assigned["assignments"]
     }

@@ -298,11 +298,13 @@ def test_api_client_invocation_and_hook_contexts_merge_before_the_provider_decid
     assert [kind for kind, _ in hook.seen] == ["before", "error"]
 
 
-def test_the_merged_targeting_key_is_the_unit_of_exposures(
+def test_the_merged_targeting_key_is_the_unit_of_exposures_and_the_experiment_is_named(
     flags: OpenFeatureClient, recorder: MemoryRecorder
 ) -> None:
     api.set_evaluation_context(OFContext("qa-1"))
-    assert flags.get_string_value("checkout", "old") == "new"  # qa-1 is forced to treatment
+    served = flags.get_string_details("checkout", "old")  # qa-1 is forced to treatment
+    assert (served.value, served.variant) == ("new", "treatment")
+    assert served.flag_metadata == {"rule": "exp", "experiment": "checkout-exp"}
     assert [(e.unit_id, e.experiment_key, e.variant_key) for e in recorder.exposures] == [
         ("qa-1", "checkout-exp", "treatment")
     ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -300,6 +302,30 @@ def test_an_entry_that_is_not_json_is_dropped_alone(make: Any) -> None:
     assert recorder.flush(timeout=10)
     assert [e["unit_id"] for e in server.events()] == ["u2"]
     assert recorder.stats.dropped_rejected == 1
+
+
+def test_values_json_cannot_carry_are_sent_as_text_or_null(make: Any) -> None:
+    recorder, server = make()
+    when = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
+    recorder.track(
+        unit_id="u1",
+        event="e",
+        value=2.0,
+        properties={"at": when, "price": Decimal("9.90"), 7: "seven", "ratio": float("inf")},
+    )
+    recorder.exposure(
+        unit_id="u1", experiment_key="x", variant_key="a", attributes={"score": float("nan")}
+    )
+    assert recorder.flush(timeout=10)
+    [event] = server.events()
+    assert event["properties"] == {
+        "at": "2026-12-05 09:30:00+00:00",  # str(), as the guide says
+        "price": "9.90",
+        "7": "seven",
+        "ratio": None,
+    }
+    assert server.exposures()[0]["attributes"] == {"score": None}
+    assert recorder.stats.dropped_rejected == 0
 
 
 def test_exposure_conflicts_reported_by_the_server_are_counted(make: Any) -> None:

@@ -9,8 +9,9 @@ bucketing, so a unit keeps its variant after the weights or coverage change; the
 experiment is decided again with that row as the engine's sticky assignment) or the
 news that its own decision is now stored.
 
-What the snapshot does not carry (experiment and variant ids, variant payloads and
-URLs) is read once per compiled snapshot into a catalogue, not per request.
+What the snapshot does not carry (experiment and variant ids, experiment types) is read
+once per compiled snapshot into a catalogue, not per request; variant payloads and URLs
+come from the snapshot's document, as SDKs see them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ __all__ = ["AssignOutcome", "assign", "warm_catalogues"]
 @dataclass(frozen=True, slots=True)
 class _Variant:
     id: uuid.UUID
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None
     url: str | None
 
 
@@ -92,35 +93,23 @@ def _catalogue(session: Session, environment: EnvironmentSnapshot) -> dict[str, 
     keys = list(environment.snapshot.experiments)
     catalogue: dict[str, _Experiment] = {}
     if keys:
+        delivered = {
+            key: {variant["key"]: variant for variant in spec["variants"]}
+            for key, spec in environment.document["experiments"].items()
+            if key in environment.snapshot.experiments
+        }
         rows = session.execute(
-            select(
-                Experiment.key,
-                Experiment.id,
-                Experiment.type,
-                Variant.key,
-                Variant.id,
-                Variant.configuration,
-                Variant.response_template,
-                Variant.system_prompt,
-                Variant.config_overrides,
-                Variant.url,
-            )
+            select(Experiment.key, Experiment.id, Experiment.type, Variant.key, Variant.id)
             .join(Variant, Variant.experiment_id == Experiment.id)
             .where(Experiment.key.in_(keys))
         )
-        for key, experiment_id, kind, variant_key, variant_id, *payload, url in rows:
+        for key, experiment_id, kind, variant_key, variant_id in rows:
             entry = catalogue.setdefault(key, _Experiment(experiment_id, kind, {}))
-            configuration, template, prompt, overrides = payload
-            entry.variants[variant_key] = _Variant(
-                variant_id,
-                {
-                    "configuration": configuration,
-                    "response_template": template,
-                    "system_prompt": prompt,
-                    "config_overrides": overrides,
-                },
-                url,
-            )
+            spec = delivered.get(key, {}).get(variant_key)
+            if spec is not None:  # a variant added since the snapshot was built waits for it
+                entry.variants[variant_key] = _Variant(
+                    variant_id, spec.get("payload"), spec.get("url")
+                )
     with _catalogues_lock:
         _catalogues[environment.environment_key] = (environment, catalogue)
     return catalogue

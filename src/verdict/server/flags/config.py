@@ -14,8 +14,11 @@ be served, and what every flag and segment write is validated against (compiled 
   (``environment_id`` null) or in this one, plus any other experiment of those
   environments that a flag rule names (with its real status, so it decides
   ``not_running``). Coverage, weights, seed, targeting, segments, forced variants and
-  the layer range are mapped to the engine's fields; included segments become ``segment`` (or an
-  ``$or`` of ``$inSegment`` for several) and excluded ones a ``$nor`` in the condition.
+  the layer range are mapped to the engine's fields; included segments become
+  ``segment`` (or an ``$or`` of ``$inSegment`` for several) and excluded ones a
+  ``$nor`` in the condition. Each variant also carries its ``payload``
+  (configuration, response template, system prompt, config overrides) and, in a
+  split-URL test, its ``url``: the engine ignores both, SDKs hand them back.
 - ``layers``: one per layer name an experiment uses, seeded with its name (the schema
   stores no layer seed or holdout yet).
 """
@@ -38,6 +41,7 @@ from verdict.server.experiments.models import (
     ExperimentSegment,
     ExperimentStatus,
     SegmentMatch,
+    Variant,
 )
 from verdict.server.flags.models import (
     FeatureFlag,
@@ -47,7 +51,13 @@ from verdict.server.flags.models import (
 )
 from verdict.server.segments.models import Segment
 
-__all__ = ["MATCHES_NOBODY", "build_config", "environment_config", "experiment_spec"]
+__all__ = [
+    "MATCHES_NOBODY",
+    "build_config",
+    "environment_config",
+    "experiment_spec",
+    "variant_payload",
+]
 
 MATCHES_NOBODY: dict[str, Any] = {"$nor": []}
 _LIVE = (ExperimentStatus.RUNNING, ExperimentStatus.PAUSED)
@@ -201,6 +211,28 @@ def _experiments(session: Session, environment_id: uuid.UUID, named: set[str]) -
     )
 
 
+def variant_payload(variant: Variant) -> dict[str, Any]:
+    """What a variant carries for the code that shows it (the same object ``/assign``
+    answers with)."""
+    return {
+        "configuration": variant.configuration,
+        "response_template": variant.response_template,
+        "system_prompt": variant.system_prompt,
+        "config_overrides": variant.config_overrides,
+    }
+
+
+def _variant_spec(variant: Variant) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "key": variant.key,
+        "weight": variant.weight,
+        "payload": variant_payload(variant),
+    }
+    if variant.url is not None:
+        spec["url"] = variant.url
+    return spec
+
+
 def experiment_spec(experiment: Experiment) -> dict[str, Any]:
     """One experiment in the engine's shape (docs/targeting.md §4)."""
     included = sorted(
@@ -220,7 +252,7 @@ def experiment_spec(experiment: Experiment) -> dict[str, Any]:
         "hash_attribute": experiment.hash_attribute,
         "coverage": experiment.coverage,
         "variants": [
-            {"key": variant.key, "weight": variant.weight}
+            _variant_spec(variant)
             for variant in sorted(experiment.variants, key=lambda v: (v.position, v.key))
         ],
     }
