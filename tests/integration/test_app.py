@@ -61,7 +61,7 @@ def test_openapi_spec_and_docs_are_served(migrated_url: str) -> None:
 
 def test_unknown_route_is_a_problem_document(migrated_url: str) -> None:
     with TestClient(create_app(get_settings(database_url=migrated_url))) as client:
-        response = client.get("/nope")
+        response = client.get("/api/v1/nope")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404

@@ -47,6 +47,7 @@ from verdict.server.identity.router import router as identity_router
 from verdict.server.power.router import router as power_router
 from verdict.server.problems import PROBLEM_RESPONSES, install_problem_handlers
 from verdict.server.segments.router import router as segments_router
+from verdict.server.web import install_dashboard
 
 __all__ = ["create_app"]
 
@@ -148,6 +149,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted experimentation: A/B tests, feature flags, events and statistics.",
         lifespan=lifespan,
+        # /docs and /redoc are served by the dashboard, on assets from installed packages.
+        docs_url=None,
+        redoc_url=None,
         **_telemetry(settings),
     )
     app.state.settings = settings
@@ -202,4 +206,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     for router in _MANAGEMENT_ROUTERS:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    install_dashboard(app)
     return app

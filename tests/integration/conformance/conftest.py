@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conformance.flags import create_flags
-from tests.integration.conformance.npm_packages import NodeSetupError, install
 from tests.integration.conformance.providers import NodeDriver, Provider, PythonProviders
 from tests.integration.conformance.server import Verdict, prepare_database, sdk_key
 from tests.integration.delivery.test_stream import admin_headers, start_server
+from tests.npm_packages import NodeSetupError, install
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ Every response, errors and hot paths included, gets:
 - ``X-Frame-Options: DENY`` and CSP ``frame-ancestors 'none'``: nothing is framed;
 - ``Content-Security-Policy``: ``default-src 'none'`` for the API (JSON loads nothing).
   The two documentation pages, ``/docs`` (Swagger UI) and ``/redoc``, are HTML that
-  FastAPI builds with an inline script and with assets from cdn.jsdelivr.net (and
-  Google Fonts, and FastAPI's favicon); their policy allows exactly those and nothing
-  else. Where they load from is another decision: when the assets are served by
-  Verdict itself, ``DOCS_CSP`` narrows to ``'self'``;
+  FastAPI builds with an inline script, on assets Verdict serves itself (from the
+  installed ``fastapi-offline`` package): their policy allows this server and that
+  inline script, nothing from elsewhere. Dashboard pages set their own policy
+  (:data:`verdict.server.web.templating.PAGE_CSP`);
 - ``Referrer-Policy: no-referrer``;
 - ``Cache-Control: no-store`` unless the route chose its own: answers carry login
   tokens, new API keys, configuration and targeting data meant for one caller, never
@@ -37,10 +37,9 @@ __all__ = ["API_CSP", "DOCS_CSP", "DOCS_PATHS", "SdkCors", "SecurityHeaders"]
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_CSP = (
     "default-src 'none'; "
-    "script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )

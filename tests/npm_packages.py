@@ -1,10 +1,11 @@
-"""The JavaScript OFREP providers: installed with ``npm ci`` once, outside the repository.
+"""npm packages the suites use (the JavaScript OFREP providers, axe-core for the
+dashboard's browser tests): installed with ``npm ci`` once, outside the repository.
 
-The install lives in the user's cache directory, in a folder named after a hash of
-``js/package.json`` and ``js/package-lock.json``: an unchanged lock file reuses it (no
+Each install lives in the user's cache directory, in a folder named after a hash of the
+suite's ``package.json`` and ``package-lock.json``: an unchanged lock file reuses it (no
 network), a changed one installs afresh. A file lock makes parallel test workers wait
-for one install instead of racing. The driver script is copied next to the installed
-``node_modules`` so that Node resolves the packages from there.
+for one install instead of racing. The OFREP driver script is copied next to the
+installed ``node_modules`` so that Node resolves the packages from there.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["JS_DIR", "MIN_NODE_MAJOR", "NodeSetupError", "install"]
+__all__ = ["JS_DIR", "MIN_NODE_MAJOR", "NodeSetupError", "install", "installed"]
 
-JS_DIR = Path(__file__).resolve().parent / "js"
+JS_DIR = Path(__file__).resolve().parent / "integration" / "conformance" / "js"
 MIN_NODE_MAJOR = 18  # the first with a global fetch, which both providers use
 _INSTALL_TIMEOUT = 600
 _MARKER = ".installed"
@@ -32,9 +33,9 @@ class NodeSetupError(Exception):
     """Node or the providers are not available; the message says what to do."""
 
 
-def _cache_root() -> Path:
+def _cache_root(name: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "verdict" / "ofrep-conformance"
+    return Path(base) / "verdict" / name
 
 
 def _tools() -> tuple[str, str]:
@@ -42,7 +43,7 @@ def _tools() -> tuple[str, str]:
     missing = [name for name, path in (("node", node), ("npm", npm)) if path is None]
     if node is None or npm is None:
         raise NodeSetupError(
-            f"the OFREP conformance suite needs {' and '.join(missing)} on PATH "
+            f"the suite needs {' and '.join(missing)} on PATH "
             "(Debian: apt-get install nodejs npm; scripts/test installs them when run as root)"
         )
     version = subprocess.run(
@@ -51,7 +52,7 @@ def _tools() -> tuple[str, str]:
     match = re.match(r"v(\d+)\.", version)
     if match is None or int(match.group(1)) < MIN_NODE_MAJOR:
         raise NodeSetupError(
-            f"the OFREP conformance suite needs Node {MIN_NODE_MAJOR} or later; {node} is "
+            f"the suite needs Node {MIN_NODE_MAJOR} or later; {node} is "
             f"{version or 'of an unknown version'}"
         )
     return node, npm
@@ -75,12 +76,12 @@ def _digest(*parts: bytes) -> str:
     return hasher.hexdigest()[:16]
 
 
-def _npm_ci(npm: str, target: Path) -> None:
+def _npm_ci(npm: str, target: Path, js_dir: Path) -> None:
     if target.exists():
         shutil.rmtree(target)  # an install that died half-way
     target.mkdir(parents=True)
     for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(JS_DIR / name, target / name)
+        shutil.copyfile(js_dir / name, target / name)
     try:
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
@@ -103,24 +104,32 @@ def _npm_ci(npm: str, target: Path) -> None:
         ]
         tail = "\n".join(said[:10])
         raise NodeSetupError(
-            f"npm ci could not install the OFREP providers into {target} (exit "
+            f"npm ci could not install {js_dir / 'package.json'} into {target} (exit "
             f"{result.returncode}). Is the npm registry reachable (npm config get registry, "
             "proxy settings)? Once installed, the copy is reused offline until "
-            f"js/package-lock.json changes. npm said:\n{tail}"
+            f"the package-lock.json changes. npm said:\n{tail}"
         )
     (target / _MARKER).write_text("ok\n")
 
 
-def install() -> tuple[str, Path]:
-    """Node's path and the driver script, with the providers installed beside it."""
-    node, npm = _tools()
-    manifest = (JS_DIR / "package.json").read_bytes()
-    lock = (JS_DIR / "package-lock.json").read_bytes()
-    root = _cache_root()
+def installed(js_dir: Path, name: str) -> Path:
+    """The folder whose ``node_modules`` holds the packages of ``js_dir``'s lock file
+    (installed on first use into the cache folder ``name``)."""
+    _, npm = _tools()
+    manifest = (js_dir / "package.json").read_bytes()
+    lock = (js_dir / "package-lock.json").read_bytes()
+    root = _cache_root(name)
     target = root / _digest(manifest, lock)
     with _locked(root / ".lock"):
         if not (target / _MARKER).exists():
-            _npm_ci(npm, target)
+            _npm_ci(npm, target, js_dir)
+    return target
+
+
+def install() -> tuple[str, Path]:
+    """Node's path and the OFREP driver script, with the providers installed beside it."""
+    node, _ = _tools()
+    target = installed(JS_DIR, "ofrep-conformance")
     source = (JS_DIR / "driver.mjs").read_bytes()
     driver = target / f"driver-{_digest(source)}.mjs"
     if not driver.exists():
