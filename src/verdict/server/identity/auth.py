@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from verdict.server.config import Settings
 from verdict.server.db import get_db, utcnow
 from verdict.server.errors import AuthenticationError, PermissionDeniedError
 from verdict.server.identity import credentials
@@ -71,6 +72,7 @@ __all__ = [
     "authenticate",
     "authenticate_request",
     "sdk_principal",
+    "set_session_cookie",
     "user_permissions",
 ]
 
@@ -110,6 +112,20 @@ class Principal:
 
     def can(self, resource: str, action: str) -> bool:
         return permission_name(resource, action) in self.permissions
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """Keep a login session in the browser: HttpOnly (scripts never read it),
+    SameSite=Strict (other sites never send it), Secure behind HTTPS, for the
+    session's lifetime."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        max_age=int(settings.token_ttl.total_seconds()),
+    )
 
 
 def _touch(record: AccessToken | ApiKey, now: dt.datetime) -> None:

@@ -12,7 +12,13 @@ from verdict.server.api.pagination import Page, PageRequest, page_request
 from verdict.server.api.versioning import IfMatch, set_etag
 from verdict.server.db import get_db
 from verdict.server.identity import keys, service, sessions
-from verdict.server.identity.auth import SESSION_COOKIE, Authenticated, Principal, Require
+from verdict.server.identity.auth import (
+    SESSION_COOKIE,
+    Authenticated,
+    Principal,
+    Require,
+    set_session_cookie,
+)
 from verdict.server.identity.models import AccessTokenKind, ApiKey, ApiKeyKind, Role, User
 from verdict.server.identity.permissions import permission_name
 from verdict.server.identity.schemas import (
@@ -117,14 +123,7 @@ def log_in(body: LoginIn, request: Request, response: Response, db: Db) -> Token
         throttle=login_throttle(request.app),
         address=request.client.host if request.client else "unknown",
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=settings.secure_cookies,
-        max_age=int(settings.token_ttl.total_seconds()),
-    )
+    set_session_cookie(response, token, settings)
     return TokenOut(access_token=token, expires_at=record.expires_at)
 
 

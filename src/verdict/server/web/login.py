@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from verdict.server.db import get_db
 from verdict.server.errors import AuthenticationError, DomainError
 from verdict.server.identity import sessions
-from verdict.server.identity.auth import SESSION_COOKIE
+from verdict.server.identity.auth import SESSION_COOKIE, set_session_cookie
 from verdict.server.identity.models import AccessTokenKind
 from verdict.server.identity.router import login_throttle
 from verdict.server.web.session import (
@@ -115,14 +115,7 @@ def log_in(
             request, next_path=safe_next(next), error=error.detail, username=username
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=settings.secure_cookies,
-        max_age=int(settings.token_ttl.total_seconds()),
-    )
+    set_session_cookie(response, token, settings)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
