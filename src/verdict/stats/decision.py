@@ -50,9 +50,11 @@ __all__ = [
     "CannotJudge",
     "Decision",
     "GuardrailOutcome",
+    "GuardrailStatus",
     "PrimaryOutcome",
     "Verdict",
     "decide",
+    "guardrail_status",
 ]
 
 
@@ -104,14 +106,43 @@ class CannotJudge:
 
 
 @dataclass(frozen=True)
+class GuardrailStatus:
+    """Where one variant stands on one guardrail: ``breached`` (significantly worse
+    than the margin allows), ``shown`` (non-inferiority demonstrated), ``pending`` (not
+    yet either) or ``cannot_judge`` (the data say nothing yet)."""
+
+    metric: str
+    variant: str
+    status: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain values for an API response."""
+        return {"metric": self.metric, "variant": self.variant, "status": self.status}
+
+
+def guardrail_status(outcome: GuardrailOutcome) -> GuardrailStatus:
+    check = outcome.check
+    if not check.judgeable():
+        status = "cannot_judge"
+    elif check.breached():
+        status = "breached"
+    elif check.shown():
+        status = "shown"
+    else:
+        status = "pending"
+    return GuardrailStatus(outcome.metric, outcome.variant, status)
+
+
+@dataclass(frozen=True)
 class Decision:
-    """The verdict, the variant to ship (if any), the reasons in words, and what could
-    not be judged (``cannot_judge``)."""
+    """The verdict, the variant to ship (if any), the reasons in words, what could not
+    be judged (``cannot_judge``) and where each variant stands on each guardrail."""
 
     verdict: Verdict
     variant: str | None
     reasons: tuple[str, ...]
     cannot_judge: tuple[CannotJudge, ...] = ()
+    guardrails: tuple[GuardrailStatus, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for an API response."""
@@ -120,6 +151,7 @@ class Decision:
             "variant": self.variant,
             "reasons": list(self.reasons),
             "cannot_judge": [c.to_dict() for c in self.cannot_judge],
+            "guardrails": [g.to_dict() for g in self.guardrails],
         }
 
 
@@ -180,7 +212,13 @@ def decide(
     notes = tuple(
         f"Cannot judge {c.kind} '{c.metric}' for {c.variant}: {c.reason}." for c in unjudged
     ) + _warnings(primary)
-    return Decision(decision.verdict, decision.variant, decision.reasons + notes, unjudged)
+    return Decision(
+        decision.verdict,
+        decision.variant,
+        decision.reasons + notes,
+        unjudged,
+        tuple(guardrail_status(g) for g in guardrails),
+    )
 
 
 def _judgeable_p(comparison: Comparison[float]) -> bool:

@@ -198,6 +198,9 @@ def test_a_guardrail_after_two_units_neither_breaches_nor_passes() -> None:
     assert decision.verdict is Verdict.KEEP_RUNNING
     assert decision.cannot_judge[0].kind == "guardrail"
     assert any("not enough data to judge it" in r for r in decision.reasons)
+    assert decision.to_dict()["guardrails"] == [
+        {"metric": "checkout", "variant": "B", "status": "cannot_judge"}
+    ]
 
 
 def test_small_counts_are_repeated_as_a_warning() -> None:
@@ -208,3 +211,18 @@ def test_small_counts_are_repeated_as_a_warning() -> None:
         control="control",
     )
     assert any(r.startswith("Warning on 'purchase'") for r in decision.reasons)
+
+
+def test_the_decision_says_where_each_guardrail_stands() -> None:
+    decision = decide(
+        primary=[_primary(1_000, variant=v) for v in ("B", "C", "D")],
+        units={"control": 10_000.0, "B": 10_000.0, "C": 10_000.0, "D": 10_000.0},
+        control="control",
+        guardrails=[
+            _guardrail(-20.0, variant="B"),  # far worse than the 2 % margin allows
+            _guardrail(0.0, variant="C"),  # equal, with the sample to show it
+            _guardrail(-1.5, margin=0.01, variant="D"),  # neither yet
+        ],
+    )
+    statuses = {g["variant"]: g["status"] for g in decision.to_dict()["guardrails"]}
+    assert statuses == {"B": "breached", "C": "shown", "D": "pending"}

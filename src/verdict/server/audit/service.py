@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest, Sortable, paginate
 from verdict.server.audit.models import AuditLogEntry
+from verdict.server.errors import NotFoundError
 from verdict.server.identity.auth import Principal
 
-__all__ = ["AUDIT_SORTS", "list_entries", "record"]
+__all__ = ["AUDIT_SORTS", "filter_choices", "get_entry", "list_entries", "record"]
 
 
 def record(
@@ -83,3 +84,17 @@ def list_entries(
         sortable=AUDIT_SORTS,
         id_column=AuditLogEntry.id,
     )
+
+
+def get_entry(session: Session, *, entry_id: uuid.UUID) -> AuditLogEntry:
+    entry = session.get(AuditLogEntry, entry_id)
+    if entry is None:
+        raise NotFoundError(f"no audit log entry with id {entry_id}")
+    return entry
+
+
+def filter_choices(session: Session) -> tuple[list[str], list[str]]:
+    """The resource types and the actions the log holds (for filters), each sorted."""
+    types = session.scalars(select(AuditLogEntry.resource_type).distinct()).all()
+    actions = session.scalars(select(AuditLogEntry.action).distinct()).all()
+    return sorted(types), sorted(actions)

@@ -26,13 +26,38 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from verdict.server.errors import DomainError
 from verdict.server.problems import status_of
 from verdict.server.web import assets, login
+from verdict.server.web.api_keys import router as api_keys_router
+from verdict.server.web.audit import router as audit_router
+from verdict.server.web.environments import router as environments_router
+from verdict.server.web.experiment_forms import router as experiment_forms_router
+from verdict.server.web.experiments import router as experiments_router
+from verdict.server.web.flag_edits import router as flag_edits_router
+from verdict.server.web.flags import router as flags_router
+from verdict.server.web.metrics_pages import router as metrics_pages_router
+from verdict.server.web.power import router as power_router
+from verdict.server.web.roles import router as roles_router
+from verdict.server.web.segments import router as segments_router
 from verdict.server.web.session import LoginRequired, page_user
 from verdict.server.web.templating import render
+from verdict.server.web.users import router as users_router
 
 __all__ = ["SECTIONS", "install_dashboard"]
 
 # Each section's pages; its first path segment names the section in the navigation.
-SECTIONS: tuple[APIRouter, ...] = ()
+SECTIONS: tuple[APIRouter, ...] = (
+    flags_router,
+    flag_edits_router,
+    experiment_forms_router,
+    experiments_router,
+    segments_router,
+    metrics_pages_router,
+    environments_router,
+    api_keys_router,
+    users_router,
+    roles_router,
+    audit_router,
+    power_router,
+)
 
 _NOT_PAGES = ("/api/", "/ofrep/", "/static/", "/docs", "/redoc", "/openapi.json")
 

@@ -36,10 +36,11 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, str]], ...] = (
     ("/experiments", "Experiments", ("experiment", "read")),
     ("/flags", "Flags", ("feature_flag", "read")),
     ("/segments", "Segments", ("segment", "read")),
-    ("/metrics", "Metrics", ("metric", "read")),
+    ("/metric-definitions", "Metrics", ("metric", "read")),
     ("/environments", "Environments", ("environment", "read")),
     ("/api-keys", "API keys", ("api_key", "read")),
     ("/users", "Users", ("user", "read")),
+    ("/roles", "Roles", ("role", "read")),
     ("/audit", "Audit log", ("audit_log", "read")),
     ("/power", "Power", ("experiment", "read")),
 )

@@ -1,0 +1,299 @@
+"""The roles pages: what each role allows (``/roles``).
+
+The list shows every role, built-in and custom, with its permissions by resource; a
+role's page shows them as a grid (resource x action). A custom role is created and
+edited in the same grid, one labelled checkbox per permission; built-in roles are read
+only, as the API has them.
+
+A permission the signed-in user does not hold is not offered: its box is shown
+disabled, and when the role already has it a hidden field keeps it, so saving the form
+never drops what the user could not have granted. The service refuses anyway, as it
+would through the API (``grants.py``): nobody hands out a permission they lack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from verdict.server.api.pagination import PageRequest
+from verdict.server.api.versioning import etag
+from verdict.server.db import get_db
+from verdict.server.errors import DomainError
+from verdict.server.identity import service
+from verdict.server.identity.auth import Principal
+from verdict.server.identity.models import Role
+from verdict.server.identity.permissions import ACTIONS, RESOURCES, permission_name
+from verdict.server.identity.schemas import RoleCreate, RoleUpdate
+from verdict.server.problems import status_of
+from verdict.server.web.session import PageUser, check_csrf
+from verdict.server.web.templating import render
+from verdict.server.web.users import GENERAL, PAGE_SIZE, field_errors, need, page_links, parse_id
+
+__all__ = ["RESOURCE_LABELS", "grid", "router"]
+
+router = APIRouter(include_in_schema=False)
+Db = Annotated[Session, Depends(get_db)]
+
+RESOURCE_LABELS = {
+    "experiment": "Experiments",
+    "feature_flag": "Feature flags",
+    "segment": "Segments",
+    "metric": "Metrics",
+    "environment": "Environments",
+    "user": "Users",
+    "role": "Roles",
+    "api_key": "API keys",
+    "audit_log": "Audit log",
+    "data_source": "Data sources",
+}
+_ROLE_FIELDS = {"name", "description", "permissions"}
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One permission in the grid."""
+
+    resource: str
+    action: str
+    name: str  # resource:action, the form's value
+    checked: bool
+    offered: bool  # the signed-in user holds it, so may grant or remove it
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    resource: str
+    label: str
+    cells: tuple[Cell, ...]
+
+
+def grid(checked: Iterable[str], held: frozenset[str]) -> list[GridRow]:
+    """The permission grid: one row per resource, one cell per action."""
+    chosen = set(checked)
+    return [
+        GridRow(
+            resource=resource,
+            label=RESOURCE_LABELS.get(resource, resource),
+            cells=tuple(
+                Cell(
+                    resource=resource,
+                    action=action,
+                    name=permission_name(resource, action),
+                    checked=permission_name(resource, action) in chosen,
+                    offered=permission_name(resource, action) in held,
+                )
+                for action in ACTIONS
+            ),
+        )
+        for resource in RESOURCES
+    ]
+
+
+def _names(role: Role) -> list[str]:
+    return sorted(permission_name(p.resource, p.action) for p in role.permissions)
+
+
+def _summary(role: Role) -> list[tuple[str, str]]:
+    """(resource label, its actions) for each resource the role reaches."""
+    names = set(_names(role))
+    rows = []
+    for resource in RESOURCES:
+        actions = [a for a in ACTIONS if permission_name(resource, a) in names]
+        if actions:
+            rows.append((RESOURCE_LABELS.get(resource, resource), ", ".join(actions)))
+    return rows
+
+
+@router.get("/roles")
+def list_roles(
+    request: Request,
+    principal: PageUser,
+    db: Db,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    need(principal, "role", "read")
+    roles, next_cursor = service.list_roles(
+        db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="name")
+    )
+    every = len(RESOURCES) * len(ACTIONS)
+    return render(
+        request,
+        "roles/list.html",
+        {
+            "roles": [(role, _summary(role), len(role.permissions) == every) for role in roles],
+            "first_page": cursor is None,
+            "next_url": page_links(request, next_cursor),
+        },
+    )
+
+
+def _role_form(
+    request: Request,
+    principal: Principal,
+    *,
+    form: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    form = form or {"name": "", "description": "", "permissions": []}
+    return render(
+        request,
+        "roles/new.html",
+        {
+            "form": form,
+            "errors": errors or {},
+            "grid": grid(form["permissions"], principal.permissions),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/roles/new")
+def new_role(request: Request, principal: PageUser) -> HTMLResponse:
+    need(principal, "role", "create")
+    return _role_form(request, principal)
+
+
+@router.post("/roles/new")
+def create_role(
+    request: Request,
+    principal: PageUser,
+    db: Db,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    permissions: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf_token)
+    need(principal, "role", "create")
+    chosen = sorted(set(permissions or []))[: len(RESOURCES) * len(ACTIONS) + 1]
+    form = {"name": name, "description": description, "permissions": chosen}
+    try:
+        data = RoleCreate.model_validate(
+            {"name": name, "description": description.strip() or None, "permissions": chosen}
+        )
+    except ValidationError as error:
+        errors = field_errors(error, _ROLE_FIELDS)
+        return _role_form(request, principal, form=form, errors=errors, status_code=422)
+    try:
+        role = service.create_role(db, actor=principal, data=data)
+    except DomainError as error:
+        db.rollback()
+        errors = field_errors(error, _ROLE_FIELDS)
+        return _role_form(
+            request, principal, form=form, errors=errors, status_code=status_of(error)
+        )
+    return RedirectResponse(f"/roles/{role.id}?done=created", status_code=303)
+
+
+def _role_page(
+    request: Request,
+    principal: Principal,
+    role: Role,
+    *,
+    form: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+    done: str | None = None,
+) -> HTMLResponse:
+    form = form or {"description": role.description or "", "permissions": _names(role)}
+    editable = not role.is_builtin and principal.can("role", "update")
+    return render(
+        request,
+        "roles/detail.html",
+        {
+            "role": role,
+            "form": form,
+            "errors": errors or {},
+            "editable": editable,
+            "deletable": not role.is_builtin and principal.can("role", "delete"),
+            "grid": grid(form["permissions"], principal.permissions if editable else frozenset()),
+            "version": role.version,
+            "done": done,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/roles/{role_id}")
+def show_role(
+    request: Request,
+    role_id: str,
+    principal: PageUser,
+    db: Db,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    need(principal, "role", "read")
+    role = service.get_role(db, role_id=parse_id(role_id, "role"))
+    return _role_page(request, principal, role, done=done)
+
+
+@router.post("/roles/{role_id}")
+def edit_role(
+    request: Request,
+    role_id: str,
+    principal: PageUser,
+    db: Db,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    version: Annotated[int, Form(ge=0)] = 0,
+    description: Annotated[str, Form(max_length=2000)] = "",
+    permissions: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf_token)
+    need(principal, "role", "update")
+    role = service.get_role(db, role_id=parse_id(role_id, "role"))
+    chosen = sorted(set(permissions or []))[: len(RESOURCES) * len(ACTIONS) + 1]
+    form = {"description": description, "permissions": chosen}
+    try:
+        data = RoleUpdate.model_validate(
+            {"description": description.strip() or None, "permissions": chosen}
+        )
+    except ValidationError as error:
+        errors = field_errors(error, _ROLE_FIELDS)
+        return _role_page(request, principal, role, form=form, errors=errors, status_code=422)
+    try:
+        service.update_role(db, actor=principal, role_id=role.id, data=data, if_match=etag(version))
+    except DomainError as error:
+        db.rollback()
+        return _role_page(
+            request,
+            principal,
+            service.get_role(db, role_id=role.id),
+            form=form,
+            errors=field_errors(error, _ROLE_FIELDS),
+            status_code=status_of(error),
+        )
+    return RedirectResponse(f"/roles/{role.id}?done=saved", status_code=303)
+
+
+@router.post("/roles/{role_id}/delete")
+def delete_role(
+    request: Request,
+    role_id: str,
+    principal: PageUser,
+    db: Db,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    version: Annotated[int, Form(ge=0)] = 0,
+) -> Response:
+    check_csrf(request, csrf_token)
+    need(principal, "role", "delete")
+    role = service.get_role(db, role_id=parse_id(role_id, "role"))
+    try:
+        service.delete_role(db, actor=principal, role_id=role.id, if_match=etag(version))
+    except DomainError as error:
+        db.rollback()
+        return _role_page(
+            request,
+            principal,
+            service.get_role(db, role_id=role.id),
+            errors={GENERAL: error.detail},
+            status_code=status_of(error),
+        )
+    return RedirectResponse("/roles", status_code=303)

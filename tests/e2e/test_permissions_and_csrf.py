@@ -1,0 +1,191 @@
+"""In Chromium: switching a flag off changes what "try it" answers; a viewer is offered
+no control that changes anything, and the server refuses the viewer's forged posts;
+a post without the session's CSRF token is refused and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import assert_accessible, screenshots, sign_in
+from tests.e2e.test_flag_pages import (
+    accept_dialogs,
+    api_configure,
+    api_flag,
+    api_login,
+    api_state,
+    unique,
+)
+from tests.integration.delivery.test_stream import LiveServer
+
+VIEWER_PASSWORD = "viewer-password-for-the-browser"
+NONE = "\u2013"  # how a page shows a missing value (an en dash)
+
+
+def _answer(page: Any) -> tuple[str, str, str]:
+    page.locator("#try-reason").wait_for()
+    return (
+        page.locator("#try-value").inner_text(),
+        page.locator("#try-reason").inner_text(),
+        page.locator("#try-rule").inner_text(),
+    )
+
+
+def _evaluate(page: Any) -> tuple[str, str, str]:
+    """Press "Evaluate" and wait for a new answer to replace the old one."""
+    old = page.locator("#try-reason")
+    handle = old.element_handle() if old.count() else None
+    page.get_by_role("button", name="Evaluate").click()
+    if handle is not None:
+        page.wait_for_function("(element) => !element.isConnected", arg=handle)
+    return _answer(page)
+
+
+def _token(page: Any) -> str:
+    token: str = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    return token
+
+
+def _experiment(dashboard: LiveServer, admin: dict[str, str]) -> str:
+    key = unique("exp")
+    answer = httpx.post(
+        f"{dashboard.base}/api/v1/experiments",
+        json={
+            "key": key,
+            "name": "Checkout button",
+            "variants": [
+                {"key": "control", "is_control": True, "weight": 0.5},
+                {"key": "green", "weight": 0.5},
+            ],
+        },
+        headers=admin,
+    )
+    assert answer.status_code == 201, answer.text
+    return key
+
+
+def test_switching_a_flag_off_changes_the_try_it_answer(page: Any, dashboard: LiveServer) -> None:
+    admin = api_login(dashboard)
+    key = api_flag(dashboard, admin)
+    api_configure(
+        dashboard,
+        admin,
+        key,
+        "production",
+        rules=[{"id": "everyone", "type": "force", "value": True}],
+    )
+    sign_in(page)
+    accept_dialogs(page)
+    page.goto(f"/flags/{key}?environment=production")
+    page.get_by_label("Unit id (targeting key)").fill("user-1")
+    assert _evaluate(page) == ("true", "TARGETING_MATCH", "everyone")
+    page.get_by_role("button", name=f"Turn off {key} in Production").click()
+    page.get_by_role("button", name=f"Turn on {key} in Production").wait_for()
+    assert page.get_by_role("status").filter(has_text="Kill switch changed.").is_visible()
+    page.get_by_label("Unit id (targeting key)").fill("user-1")
+    assert _evaluate(page) == ("false", "DISABLED", NONE)
+    assert_accessible(page)
+    screenshots(page, "flags-switched-off-try")
+    page.get_by_role("button", name=f"Turn on {key} in Production").click()
+    page.get_by_role("button", name=f"Turn off {key} in Production").wait_for()
+    page.get_by_label("Unit id (targeting key)").fill("user-1")
+    assert _evaluate(page) == ("true", "TARGETING_MATCH", "everyone")
+
+
+def test_a_viewer_is_offered_no_edit_controls_and_a_forged_post_is_refused(
+    page: Any, dashboard: LiveServer
+) -> None:
+    admin = api_login(dashboard)
+    username = unique("viewer")
+    made = httpx.post(
+        f"{dashboard.base}/api/v1/users",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": VIEWER_PASSWORD,
+            "roles": ["viewer"],
+        },
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    key = api_flag(dashboard, admin)
+    api_configure(dashboard, admin, key, "production")
+    experiment = _experiment(dashboard, admin)
+    sign_in(page, username, VIEWER_PASSWORD)
+
+    page.goto(f"/flags?q={key}")
+    assert page.get_by_role("link", name=key).is_visible()
+    assert page.get_by_role("button", name="Turn off").count() == 0
+    assert page.get_by_role("button", name="Turn on").count() == 0
+    assert page.get_by_role("link", name="New flag").count() == 0
+    assert_accessible(page)
+    screenshots(page, "flags-list-viewer")
+    page.goto(f"/flags/{key}?environment=production")
+    for name in ("Save rules", "Add override", "Add prerequisite", "Turn off"):
+        assert page.get_by_role("button", name=name).count() == 0, name
+    assert page.get_by_role("button", name="Evaluate").is_visible()
+    assert_accessible(page)
+    screenshots(page, "flags-detail-viewer")
+
+    page.goto("/experiments")
+    assert page.get_by_role("link", name="New experiment").count() == 0
+    page.goto(f"/experiments/{experiment}")
+    assert page.get_by_role("link", name="Edit").count() == 0
+    assert page.locator("main form[method=post]").count() == 0
+
+    token = _token(page)
+    state = api_state(dashboard, admin, key, "production")
+    forged_switch = page.request.post(
+        f"/flags/{key}/environments/production/switch",
+        form={"csrf_token": token, "enabled": "false", "version": str(state["version"])},
+        max_redirects=0,
+    )
+    assert forged_switch.status == 403
+    forged_start = page.request.post(
+        f"/experiments/{experiment}/start",
+        form={"csrf_token": token, "version": "1"},
+        max_redirects=0,
+    )
+    assert forged_start.status == 403
+    assert api_state(dashboard, admin, key, "production")["enabled"] is True
+    read = httpx.get(f"{dashboard.base}/api/v1/experiments/{experiment}", headers=admin)
+    assert read.json()["status"] == "draft"
+
+
+def test_a_post_without_the_right_csrf_token_is_refused(page: Any, dashboard: LiveServer) -> None:
+    admin = api_login(dashboard)
+    key = api_flag(dashboard, admin)
+    api_configure(dashboard, admin, key, "production")
+    sign_in(page)
+    page.goto(f"/flags/{key}?environment=production")
+    version = str(api_state(dashboard, admin, key, "production")["version"])
+    for form in (
+        {"enabled": "false", "version": version},
+        {"enabled": "false", "version": version, "csrf_token": "0" * 64},
+        {"enabled": "false", "version": version, "csrf_token": _token(page)[:-1] + "x"},
+    ):
+        answer = page.request.post(
+            f"/flags/{key}/environments/production/switch", form=form, max_redirects=0
+        )
+        assert answer.status == 403
+        assert "csrf_token" in answer.text()
+    created = unique("forged")
+    answer = page.request.post(
+        "/flags/-/new",
+        form={"key": created, "name": created, "value_type": "boolean"},
+        max_redirects=0,
+    )
+    assert answer.status == 403
+    assert api_state(dashboard, admin, key, "production")["enabled"] is True
+    missing = httpx.get(f"{dashboard.base}/api/v1/flags/{created}", headers=admin)
+    assert missing.status_code == 404
+    # The same post with the page's token goes through: the refusals were the token's.
+    answer = page.request.post(
+        f"/flags/{key}/environments/production/switch",
+        form={"enabled": "false", "version": version, "csrf_token": _token(page)},
+        max_redirects=0,
+    )
+    assert answer.status == 303
+    assert api_state(dashboard, admin, key, "production")["enabled"] is False
