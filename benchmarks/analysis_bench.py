@@ -3,7 +3,8 @@
 Generates (vectorised numpy, seeded) ``--units`` exposed units over 14 days and
 ``--events`` events (purchases with values, page views, latencies) over the 14 days
 before and after, as Parquet, stored in time order as an append-only event table is
-(PostgreSQL gets a BRIN index on the event time, ClickHouse orders its MergeTree by it,
+(PostgreSQL gets a BRIN index on the event time, ClickHouse orders its MergeTree by it
+and types its columns as a ClickHouse user would, without Nullable but for the value,
 DuckDB keeps zone maps per row group); then, per engine, loads them (not timed), runs
 :func:`verdict.analysis.compute` with five metrics -- conversion, revenue with
 percentile capping (P99), page-view count, revenue per page view (ratio) and P90
@@ -169,15 +170,28 @@ def _load(engine_name: str, folder: Path, pg_url: str | None) -> Any:
 
         shutil.rmtree(folder / "chdb", ignore_errors=True)  # a previous run's tables
         engine = connect(f"chdb:///{folder / 'chdb'}")
-        # Sorted by time, as an events table of ClickHouse is: the primary index lets a
-        # refresh skip the granules before its scan window.
-        for table, path, order in (
-            ("assignments", files["exposures"], "assigned_at"),
-            ("events", files["events"], "client_timestamp"),
+        # Typed as a ClickHouse user types them (plain columns; only the value may be
+        # missing) and sorted by time, as an events table of ClickHouse is: the primary
+        # index lets a refresh skip the granules before its scan window.
+        for table, path, columns, order in (
+            (
+                "assignments",
+                files["exposures"],
+                "experiment_id LowCardinality(String), variant_id LowCardinality(String), "
+                "unit_id Int64, assigned_at DateTime64(6, 'UTC')",
+                "assigned_at",
+            ),
+            (
+                "events",
+                files["events"],
+                "unit_id Int64, event_type LowCardinality(String), "
+                "client_timestamp DateTime64(6, 'UTC'), value Nullable(Float64)",
+                "client_timestamp",
+            ),
         ):
             engine.execute(
-                f"CREATE TABLE {table} ENGINE = MergeTree ORDER BY {order} "
-                f"SETTINGS allow_nullable_key = 1 AS SELECT * FROM file('{path}', Parquet)"
+                f"CREATE TABLE {table} ({columns}) ENGINE = MergeTree ORDER BY {order} "
+                f"AS SELECT * FROM file('{path}', Parquet)"
             )
         return engine
     if engine_name == "postgresql":

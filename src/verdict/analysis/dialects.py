@@ -7,9 +7,9 @@ the metric SQL is written once and transpiled; ibis would hide the SQL behind a
 dataframe API and SQLAlchemy Core has no Spark, ClickHouse or warehouse dialects of
 its own.
 
-The canonical text (sqlglot's default dialect) keeps four things as placeholders,
+The canonical text (sqlglot's default dialect) keeps a few things as placeholders,
 because the dialects disagree about them in ways a transpiler cannot know from the
-text alone (column types, JSON flavour, table engines):
+text alone (column types, JSON flavour, table engines, aggregates):
 
 * ``VERDICT_EPOCH_US(ts)`` -- microseconds since 1970-01-01 UTC as a 64-bit integer.
   All window arithmetic is in integer microseconds, so it is exact on every engine
@@ -23,6 +23,9 @@ text alone (column types, JSON flavour, table engines):
   (PostgreSQL), zone maps (DuckDB, ClickHouse) or Parquet statistics (Spark) to skip
   old events; the exact filter on ``VERDICT_EPOCH_US`` follows it. The day of margin
   absorbs any time zone a naive timestamp column is read in;
+* ``VERDICT_RANKS(value, condition, 'n', 'k1', ...)`` -- the values of ranks ``k1, ...``
+  among the ``n`` values of ``value`` where ``condition`` holds, as one list, for the
+  engines with a rank-selecting aggregate (``Flavour.select_ranks``);
 * ``__vsrc_<name>__`` -- a mapped source: a quoted table name or ``(SELECT ...)``.
 
 On ClickHouse, sqlglot renders every ``CAST`` as ``Nullable(T)``; a cast of a
@@ -87,6 +90,27 @@ def _clickhouse_json_text(column: str, path: Sequence[str]) -> str:
     )
 
 
+# Order statistics by rank. Each engine's discrete quantile picks, for a position q
+# among n values, the value of rank ceil(n q) (PostgreSQL's percentile_disc, DuckDB's
+# quantile_disc with a DECIMAL q, in exact integer arithmetic) or floor(n q) + 1
+# (ClickHouse's quantilesExact). The position (2k - 1) / 2n, midway between two ranks,
+# selects rank k under both rules, whatever the rounding of n q; the suite checks each
+# engine against a sort.
+
+
+def _float_positions(ranks: Sequence[int], n: int) -> str:
+    return ", ".join(repr((2 * rank - 1) / (2 * n)) for rank in ranks)
+
+
+def _duckdb_ranks(value: str, condition: str, n: int, ranks: Sequence[int]) -> str:
+    # DECIMAL(38, 18): DuckDB multiplies n by the scaled integer (no float rounding).
+    positions = ", ".join(
+        f"CAST('0.{((2 * rank - 1) * 10**18 + n) // (2 * n):018d}' AS DECIMAL(38, 18))"
+        for rank in ranks
+    )
+    return f"quantile_disc({value}, [{positions}]) FILTER (WHERE {condition})"
+
+
 @dataclass(frozen=True)
 class Flavour:
     """The dialect-specific fragments of one engine (column SQL already rendered)."""
@@ -98,6 +122,19 @@ class Flavour:
     create_table_as: Callable[[str, str], str]
     time_range: Callable[[str, int, int], str] = lambda _column, _low, _high: "1 = 1"
     grouping_sets: bool = True
+    # An aggregate that selects order statistics by rank (``VERDICT_RANKS``): the
+    # values of ranks ``k`` among the ``n`` values of ``value`` where ``condition``
+    # holds, as one list. None: the portable window form (ROW_NUMBER) is used.
+    select_ranks: Callable[[str, str, int, Sequence[int]], str] | None = None
+    # Engines that evaluate a CTE once per reference (ClickHouse) compute a CTE read
+    # twice (the exposed units, a refresh's delta) once, into a temporary table.
+    materialize_shared_ctes: bool = False
+    # Group the exposed units (a refresh: the units of the new exposure rows) into a
+    # table of their own before the build joins them with the events. PostgreSQL runs
+    # nothing that reads a materialised CTE (or a grouping done under another Gather)
+    # in parallel workers, and estimates a CTE's rows poorly; a table it joins with a
+    # parallel hash join, hashing the smaller side, and aggregates in each worker.
+    stage_units: bool = False
 
 
 FLAVOURS: dict[str, Flavour] = {
@@ -129,6 +166,11 @@ FLAVOURS: dict[str, Flavour] = {
         # Unlogged: the table is a cache that a crash may empty; a missing table only
         # means the next refresh is a full one.
         create_table_as=lambda name, select: f"CREATE UNLOGGED TABLE {name} AS {select}",
+        stage_units=True,
+        select_ranks=lambda value, condition, n, ranks: (
+            f"percentile_disc(CAST(ARRAY[{_float_positions(ranks, n)}] AS DOUBLE PRECISION[])) "
+            f"WITHIN GROUP (ORDER BY {value}) FILTER (WHERE {condition})"
+        ),
         time_range=lambda c, low, high: (
             f"({c} >= to_timestamp({_seconds(low)}) AND {c} <= to_timestamp({_seconds(high)}))"
         ),
@@ -144,6 +186,7 @@ FLAVOURS: dict[str, Flavour] = {
         time_range=lambda c, low, high: (
             f"({c} >= to_timestamp({_seconds(low)}) AND {c} <= to_timestamp({_seconds(high)}))"
         ),
+        select_ranks=_duckdb_ranks,
     ),
     "clickhouse": Flavour(
         dialect="clickhouse",
@@ -158,6 +201,10 @@ FLAVOURS: dict[str, Flavour] = {
         time_range=lambda c, low, high: (
             f"({c} >= toDateTime64({_seconds(low)}, 6, 'UTC') "
             f"AND {c} <= toDateTime64({_seconds(high)}, 6, 'UTC'))"
+        ),
+        materialize_shared_ctes=True,
+        select_ranks=lambda value, condition, n, ranks: (
+            f"quantilesExactIf({_float_positions(ranks, n)})({value}, {condition})"
         ),
     ),
     "spark": Flavour(
@@ -181,6 +228,17 @@ def _literal_text(node: exp.Expression) -> str:
     return str(node.this)
 
 
+def _materialize_shared_ctes(tree: exp.Expr) -> None:
+    """Mark each CTE that the statement reads more than once ``MATERIALIZED``."""
+    uses: dict[str, int] = {}
+    for table in tree.find_all(exp.Table):
+        if not table.db:
+            uses[table.name] = uses.get(table.name, 0) + 1
+    for cte in tree.find_all(exp.CTE):
+        if uses.get(cte.alias, 0) > 1:
+            cte.set("materialized", True)
+
+
 def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
     """The canonical SQL in the flavour's dialect, placeholders filled in.
 
@@ -188,6 +246,8 @@ def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
     in the canonical text becomes that text.
     """
     tree = sqlglot.parse_one(canonical)
+    if flavour.materialize_shared_ctes:
+        _materialize_shared_ctes(tree)
     fragments: dict[str, str] = {}
     counter = itertools.count()
 
@@ -208,6 +268,15 @@ def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
             return node
         args = list(node.expressions)
         column = args[0].sql(dialect=flavour.dialect)
+        if name == "VERDICT_RANKS":
+            if flavour.select_ranks is None:
+                raise ValueError(f"{flavour.dialect} selects no order statistics by rank")
+            condition = args[1].sql(dialect=flavour.dialect)
+            n, *ranks = (int(_literal_text(arg)) for arg in args[2:])
+            fragment = flavour.select_ranks(column, condition, n, ranks)
+            marker = f"__vfrag{next(counter)}__"
+            fragments[marker] = fragment
+            return exp.column(marker)
         path = [_literal_text(arg) for arg in args[1:]]
         if name == "VERDICT_EPOCH_US":
             fragment = flavour.epoch_micros(column)

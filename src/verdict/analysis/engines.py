@@ -238,6 +238,9 @@ class ChdbEngine:
     def __init__(self, session: Any) -> None:
         self._session = session
         self.execute("SET join_use_nulls = 1")
+        # WITH ... AS MATERIALIZED (see verdict.analysis.dialects): a CTE read twice is
+        # computed once.
+        self.execute("SET enable_materialized_cte = 1")
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         try:

@@ -9,19 +9,21 @@ time, breakdown values and the accumulators of every measure (see
 1. rebuilds from scratch if the state is absent, ``full`` is asked for, the
    fingerprint differs (an experiment or metric definition, the data-source mapping or
    the SQL layout changed), the kept table is gone, the new ``end`` is before the
-   state's ``through``, or an exposure appeared that the kept table cannot have seen
-   (a unit exposed before ``through`` that it lacks, or one whose first exposure moved);
-2. otherwise reads exposures in full (they are few), but events only from ``through``
-   on (from ``through - cuped_days`` when CUPED is on, for the covariate of units
-   exposed since), merges them into a new table and drops the old one;
+   state's ``through``, or an exposure row appeared that the kept table cannot have
+   seen: the exposure rows of ``[start, through)`` are counted (one filtered scan) and
+   compared with the count the table was built from (``exposure_rows``);
+2. otherwise reads exposure rows and events only from ``through`` on (events from
+   ``through - cuped_days`` when CUPED is on, for the covariate of units exposed
+   since), merges them into a new table and drops the old one;
 3. computes the per-variant statistics from the new table, so incremental and full
    runs produce the same figures.
 
 Limits: an event that arrives late with a timestamp at or before ``through`` is never
 read by an incremental run (its window was already scanned); a refresh with
-``full=True`` (``verdict analyze KEY --full``) picks it up. Events are assumed to be
-immutable once written. Tables are named with the ``verdict_unit_aggregates_`` prefix,
-which schema migrations ignore.
+``full=True`` (``verdict analyze KEY --full``) picks it up. Events and exposure rows are
+assumed to be immutable once written (a row replaced by another with the same count
+of rows before ``through`` goes unnoticed). Tables are named with the
+``verdict_unit_aggregates_`` prefix, which schema migrations ignore.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ __all__ = [
 
 TABLE_PREFIX = "verdict_unit_aggregates_"
 # Bumped whenever the per-unit table's columns or meaning change: old states rebuild.
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,16 @@ class IncrementalState:
     table: str
     fingerprint: str
     through: datetime
+    # Exposure rows of the window [start, through) the table was built from (counted
+    # before the build); None (a state from an older layout) means: rebuild.
+    exposure_rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "table": self.table,
             "fingerprint": self.fingerprint,
             "through": self.through.isoformat(),
+            "exposure_rows": self.exposure_rows,
         }
 
     @classmethod
@@ -68,7 +74,12 @@ class IncrementalState:
         through = datetime.fromisoformat(str(data["through"]))
         if through.tzinfo is None:
             raise ValueError("through: must carry a timezone")
-        return cls(table=table, fingerprint=str(data["fingerprint"]), through=through)
+        rows = data.get("exposure_rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+            raise ValueError(f"exposure_rows: not a row count: {rows!r}")
+        return cls(
+            table=table, fingerprint=str(data["fingerprint"]), through=through, exposure_rows=rows
+        )
 
 
 def state_fingerprint(spec_fingerprint: str, mapping_fingerprint: str) -> str:

@@ -4,12 +4,14 @@
 
 1. checks that the mapped tables (or queries) and columns can be read, naming the
    field at fault (``data_source.events.value_column``) if not;
-2. builds the per-unit table in the engine (:mod:`verdict.analysis.sql_units`) -- a
+2. counts the exposure rows of the window (and those before the previous run's end)
+   and the units with unknown variants, in one filtered scan;
+3. builds the per-unit table in the engine (:mod:`verdict.analysis.sql_units`) -- a
    full build, or an incremental merge into the kept table of the previous run
    (:mod:`verdict.analysis.incremental` says when which);
-3. reads the percentile caps, the per-variant sums and the quantiles from that table
-   (:mod:`verdict.analysis.sql_variants`) and the exposure counts;
-4. replaces the previous kept table with the new one, and returns a
+4. reads the percentile caps, the per-variant sums and the quantiles from that table
+   (:mod:`verdict.analysis.sql_variants`);
+5. replaces the previous kept table with the new one, and returns a
    :class:`~verdict.analysis.statistics.Computation` with the state to pass next time.
 
 Only small result rows cross into Python (a few per variant, metric and group), never
@@ -36,17 +38,21 @@ from verdict.analysis.mapping import DataSourceMapping, EventSource, ExposureSou
 from verdict.analysis.plan import MetricPlan, Plan, build_plan, epoch_micros
 from verdict.analysis.sql_units import (
     Previous,
-    exposure_counts_sql,
-    late_exposures_sql,
+    exposure_check_sql,
     scan_start_us,
     unit_table_sql,
+    units_sql,
 )
 from verdict.analysis.sql_variants import (
     DAY,
+    MAX_SELECTED_GROUPS,
     OVERALL,
     STAT_FIELDS,
+    cap_counts_sql,
     caps_sql,
     quantiles_sql,
+    selected_caps_sql,
+    selected_quantiles_sql,
     statistics_sql,
 )
 from verdict.analysis.statistics import Computation, VariantStatistics
@@ -168,16 +174,43 @@ def _metric_statistics(
     )
 
 
+def _variant(spec: AnalysisSpec, index: Any) -> str | None:
+    """The variant id of a per-unit table's ``variant_index`` (None: excluded units)."""
+    return None if index is None else spec.variants[round(float(index))].id
+
+
+def _overall_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The overall row of each variant, the sum of its day rows (every figure adds)."""
+    totals: dict[Any, list[float | None]] = {}
+    for row in rows:
+        if str(row[0]) != DAY:
+            continue
+        key = None if row[2] is None else round(float(row[2]))
+        total = totals.setdefault(key, [None] * (len(row) - 3))
+        for index, value in enumerate(row[3:]):
+            if value is not None:
+                total[index] = (total[index] or 0.0) + float(value)
+    return [(OVERALL, "", variant, *total) for variant, total in totals.items()]
+
+
 def _statistics(
     plan: Plan,
     rows: list[tuple[Any, ...]],
     quantiles: dict[tuple[str, str, str, str], tuple[Any, ...]],
-) -> tuple[list[VariantStatistics], dict[str, int], dict[date, dict[str, int]]]:
+) -> tuple[list[VariantStatistics], dict[str, int], dict[date, dict[str, int]], int]:
+    """The statistics rows, exposures per variant and per day, and the excluded units."""
     spec = plan.spec
     width = len(STAT_FIELDS)
-    found: dict[tuple[str, str, str], tuple[Any, ...]] = {
-        (str(row[0]), str(row[1]), str(row[2])): row for row in rows
-    }
+    found: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    multiple = 0
+    for row in rows:
+        variant = _variant(spec, row[2])
+        if variant is None:
+            # Units exposed to several variants: counted, never analysed.
+            if str(row[0]) == OVERALL:
+                multiple = _count(row[3])
+            continue
+        found[(str(row[0]), "" if row[1] is None else str(row[1]), variant)] = row
     # Every variant has an overall row, even without exposed units.
     for spec_variant in spec.variants:
         overall = (OVERALL, "", spec_variant.id)
@@ -203,7 +236,71 @@ def _statistics(
                     plan, metric, stats, quantiles.get((metric.measure.prefix, label, key, variant))
                 )
             result.append(stats)
-    return result, exposures, by_day
+    return result, exposures, by_day, multiple
+
+
+def _caps(run: _Run, plan: Plan, table: str) -> dict[str, float]:
+    """The percentile caps, by measure prefix."""
+    caps: dict[str, float] = {}
+    if run.flavour.select_ranks is not None:
+        counts_query = cap_counts_sql(plan, table)
+        if counts_query is None:
+            return caps
+        (counts_row,) = run.fetch(counts_query)
+        measures = [
+            m for m in plan.measures if m.capping == "percentile" and m.cap_value is not None
+        ]
+        counts = {m.prefix: _count(n) for m, n in zip(measures, counts_row, strict=True)}
+        query = selected_caps_sql(plan, table, counts)
+        if query is None:
+            return caps
+        selected = [m for m in measures if counts[m.prefix] > 0]
+        (row,) = run.fetch(query)
+        for measure, cap in zip(selected, row, strict=True):
+            if cap is not None and cap[0] is not None:
+                caps[measure.prefix] = float(cap[0])
+        return caps
+    caps_query = caps_sql(plan, table)
+    if caps_query is not None:
+        for prefix, cap in run.fetch(caps_query):
+            if cap is not None:
+                caps[str(prefix)] = float(cap)
+    return caps
+
+
+def _quantiles(
+    run: _Run, plan: Plan, table: str, caps: dict[str, float], rows: list[tuple[Any, ...]]
+) -> dict[tuple[str, str, str, str], tuple[Any, ...]]:
+    """(prefix, group, key, variant) -> (quantile, lower, upper) of percentile metrics."""
+    quantiles: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
+    width = len(STAT_FIELDS)
+    for metric in plan.metrics:
+        if not metric.is_percentile:
+            continue
+        prefix = metric.measure.prefix
+        if run.flavour.select_ranks is not None:
+            # The statistics rows hold each group's count of values (``n``).
+            groups: list[tuple[str, str, int, int]] = []
+            for row in rows:
+                label, variant = str(row[0]), row[2]
+                n = _count(row[4 + metric.index * width])
+                if label != DAY and variant is not None and n > 0:
+                    key = "" if row[1] is None else str(row[1])
+                    groups.append((label, key, round(float(variant)), n))
+            if len(groups) <= MAX_SELECTED_GROUPS:
+                if groups:
+                    query = selected_quantiles_sql(plan, metric, table, caps, groups)
+                    (selected,) = run.fetch(query)
+                    for (label, key, variant, _n), values in zip(groups, selected, strict=True):
+                        spec_variant = plan.spec.variants[variant].id
+                        quantiles[(prefix, label, key, spec_variant)] = tuple(values)
+                continue
+        for row in run.fetch(quantiles_sql(plan, metric, table, caps)):
+            variant_id = _variant(plan.spec, row[2])
+            if variant_id is not None:
+                key = "" if row[1] is None else str(row[1])
+                quantiles[(prefix, str(row[0]), key, variant_id)] = tuple(row[4:7])
+    return quantiles
 
 
 def _with_quantile(
@@ -217,9 +314,9 @@ def _with_quantile(
     return replace(
         stats,
         percentile=percentile,
-        quantile=float(row[4]),
-        quantile_lower=float(row[5]),
-        quantile_upper=float(row[6]),
+        quantile=float(row[0]),
+        quantile_lower=float(row[1]),
+        quantile_upper=float(row[2]),
         quantile_confidence=plan.spec.quantile_confidence,
     )
 
@@ -256,29 +353,38 @@ def compute(
         state is not None
         and not full
         and state.fingerprint == fingerprint
+        and state.exposure_rows is not None
         and spec.end >= state.through
         and engine.table_exists(state.table)
     ):
         previous = Previous(state.table, epoch_micros(state.through.timestamp()))
-        if _count(run.fetch(late_exposures_sql(plan, previous))[0][0]) > 0:
-            previous = None
+    # Counted before the build: a row written during it is then missing from the count
+    # (the next refresh sees more rows and rebuilds), never from the table alone.
+    check = run.fetch(exposure_check_sql(plan, None if previous is None else previous.through_us))
+    exposure_rows, rows_before, unknown = (_count(value) for value in check[0])
+    if state is not None and previous is not None and rows_before != state.exposure_rows:
+        previous = None  # an exposure row arrived late, before ``through``: rebuild
 
     table = new_table_name(fingerprint)
+    staged = f"{table}_units" if run.flavour.stage_units else None
     try:
-        engine.execute(run.flavour.create_table_as(table, run.sql(unit_table_sql(plan, previous))))
-        caps: dict[str, float] = {}
-        caps_query = caps_sql(plan, table)
-        if caps_query is not None:
-            for prefix, cap in run.fetch(caps_query):
-                if cap is not None:
-                    caps[str(prefix)] = float(cap)
+        if staged is not None:
+            try:
+                units = run.sql(units_sql(plan, previous))
+                engine.execute(run.flavour.create_table_as(staged, units))
+                select = unit_table_sql(plan, previous, staged_units=staged)
+                engine.execute(run.flavour.create_table_as(table, run.sql(select)))
+            finally:
+                with contextlib.suppress(AnalysisError):
+                    run.drop(staged)
+        else:
+            select = unit_table_sql(plan, previous)
+            engine.execute(run.flavour.create_table_as(table, run.sql(select)))
+        caps = _caps(run, plan, table)
         rows = run.fetch(statistics_sql(plan, table, caps, grouping_sets=run.flavour.grouping_sets))
-        quantiles: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
-        for metric in plan.metrics:
-            if metric.is_percentile:
-                for row in run.fetch(quantiles_sql(plan, metric, table, caps)):
-                    quantiles[(metric.measure.prefix, str(row[0]), str(row[1]), str(row[2]))] = row
-        counts = {str(kind): _count(units) for kind, units in run.fetch(exposure_counts_sql(plan))}
+        if spec.daily:
+            rows += _overall_rows(rows)
+        quantiles = _quantiles(run, plan, table, caps, rows)
     except BaseException:
         # The original error matters more than a failed clean-up; a table left behind
         # carries the verdict_unit_aggregates_ prefix, so an operator can find it.
@@ -290,7 +396,7 @@ def compute(
         run.drop(state.table)
     if not keep_state:
         run.drop(table)
-    statistics, exposures, by_day = _statistics(plan, rows, quantiles)
+    statistics, exposures, by_day, multiple = _statistics(plan, rows, quantiles)
     cap_names = {}
     for metric in plan.metrics:
         cap_names[metric.measure.prefix] = metric.metric.key
@@ -299,12 +405,12 @@ def compute(
     return Computation(
         exposures=exposures,
         statistics=tuple(statistics),
-        multiple_exposures=counts.get("multiple", 0),
-        unknown_variants=counts.get("unknown", 0),
+        multiple_exposures=multiple,
+        unknown_variants=unknown,
         scanned_from=_moment(scan_start_us(plan, previous)),
         scanned_to=spec.end,
         full=previous is None,
-        state=IncrementalState(table, fingerprint, spec.end) if keep_state else None,
+        state=IncrementalState(table, fingerprint, spec.end, exposure_rows) if keep_state else None,
         exposures_by_day=by_day,
         caps={cap_names[prefix]: value for prefix, value in caps.items()},
     )

@@ -13,19 +13,24 @@ The exposure rules (binding, see ``docs/analysis.md``):
 
 One pass over the events: they are filtered by name and time, joined to the exposed
 units on the unit id (events on the left: ClickHouse builds its hash table from the
-right side, which must be the smaller one), and every measure is a conditional
-aggregate of the same grouped join (``SUM(CASE WHEN <window> THEN value END)``);
-accumulators that two measures share are computed once (:mod:`verdict.analysis.plan`).
-The result is left-joined back to all exposed units, so units without events are
-present with empty accumulators.
+right side, which must be the smaller one), and every measure is a filtered aggregate
+of the same grouped join (``SUM(value) FILTER (WHERE <window>)``); accumulators that two
+measures share are computed once (:mod:`verdict.analysis.plan`). The result is
+left-joined back to all exposed units, so units without events are present with empty
+accumulators. Units exposed to several variants are kept too, with a NULL
+``variant_index`` and no events, so that a refresh knows them; every per-variant
+query leaves them out (the statistics count them).
 
 Incremental builds (:func:`unit_table_sql` with ``previous``) merge the kept table with
-the events after ``through``: old units gain only events with ``ts > through``; units
-first exposed at or after ``through`` are new and get every event of their windows,
-including their pre-exposure covariate. They read the events in two parts: those after
-``through``, joined with every exposed unit, and those from ``cuped_days`` before
-``through`` up to it, joined only with the new units, so the weeks a covariate reaches
-back are dropped at the join instead of being grouped.
+what happened after ``through``. Exposure rows are read only from ``through`` on (the
+pipeline first counts the rows before ``through`` with :func:`exposure_check_sql` and
+rebuilds if a late row appeared): their units are new, or kept units that stay as they
+are or, seen in another variant, turn excluded. Kept units gain only events with
+``ts > through``; units first exposed at or after ``through`` are new and get every
+event of their windows, including their pre-exposure covariate. The events are read
+in two parts: those after ``through``, joined with every unit, and those from
+``cuped_days`` before ``through`` up to it, joined only with the new units, so the
+weeks a covariate reaches back are dropped at the join instead of being grouped.
 """
 
 from __future__ import annotations
@@ -39,10 +44,10 @@ from verdict.analysis.plan import MICROS_PER_DAY, Measure, Plan
 
 __all__ = [
     "Previous",
-    "exposure_counts_sql",
-    "late_exposures_sql",
+    "exposure_check_sql",
     "scan_start_us",
     "unit_table_sql",
+    "units_sql",
 ]
 
 MISSING = "__missing__"
@@ -65,7 +70,27 @@ def _in_list(values: tuple[str, ...] | list[str]) -> str:
     return "(" + ", ".join(sql_string(value) for value in values) + ")"
 
 
-def _exposure_ctes(plan: Plan) -> str:
+def variant_index(plan: Plan, expression: str) -> str:
+    """The position of a variant id in the spec (NULL for an id the spec does not have).
+
+    The per-unit table keeps this small integer instead of the id: grouping and
+    comparing integers is cheaper than text on every engine.
+    """
+    branches = " ".join(
+        f"WHEN {sql_string(variant.id)} THEN {index}"
+        for index, variant in enumerate(plan.spec.variants)
+    )
+    return f"CASE {expression} {branches} END"
+
+
+def _exposure_ctes(plan: Plan, since_us: int | None = None, *, rows_only: bool = False) -> str:
+    """``vx_rows`` (exposure rows of the window), ``vx_units`` (one row per unit).
+
+    ``vx_units.vx_variant`` is the unit's variant index, or NULL for a unit whose rows
+    name more than one variant (rule 2: kept in the per-unit table, so that a refresh
+    knows it, but left out of every figure). ``since_us`` reads only rows from then on
+    (a refresh: the rows the kept table has not seen).
+    """
     source = plan.mapping.exposures
     spec = plan.spec
     context = (
@@ -73,30 +98,37 @@ def _exposure_ctes(plan: Plan) -> str:
         if spec.breakdowns and source.context_column
         else ""
     )
-    variants = _in_list([v.id for v in spec.variants])
+    low = plan.start_us if since_us is None else since_us
+    variant = f"CAST(s.{ident(source.variant_column)} AS TEXT)"
     rows = f"""
     vx_rows AS (
       SELECT vx_unit, vx_variant, vx_ts{", vx_ctx" if context else ""} FROM (
         SELECT s.{ident(source.unit_column)} AS vx_unit,
-               CAST(s.{ident(source.variant_column)} AS TEXT) AS vx_variant,
+               {variant_index(plan, variant)} AS vx_variant,
                VERDICT_EPOCH_US(s.{ident(source.timestamp_column)}) AS vx_ts{context}
         FROM __vsrc_exposures__ AS s
         WHERE s.{ident(source.experiment_column)} = {sql_string(spec.experiment_id)}
+          AND VERDICT_TS_RANGE(s.{ident(source.timestamp_column)},
+                               '{low - MICROS_PER_DAY}', '{plan.end_us + MICROS_PER_DAY}')
       ) AS r
-      WHERE vx_ts >= {plan.start_us} AND vx_ts < {plan.end_us}
-    ),
-    vx_known AS (SELECT * FROM vx_rows WHERE vx_variant IN {variants}),
+      WHERE vx_ts >= {low} AND vx_ts < {plan.end_us}
+    )"""
+    if rows_only:
+        return rows
+    rows += """,
+    vx_known AS (SELECT * FROM vx_rows WHERE vx_variant IS NOT NULL),
     vx_first AS (
       SELECT vx_unit AS vf_unit, MIN(vx_variant) AS vf_variant,
              MAX(vx_variant) AS vf_variant_max, MIN(vx_ts) AS vf_ts
       FROM vx_known GROUP BY vx_unit
     )"""
+    one_variant = "CASE WHEN vf_variant = vf_variant_max THEN vf_variant END"
     if not spec.breakdowns:
         units = f"""
     vx_units AS (
-      SELECT vf_unit AS vx_unit, vf_variant AS vx_variant, vf_ts AS vx_ts,
+      SELECT vf_unit AS vx_unit, {one_variant} AS vx_variant, vf_ts AS vx_ts,
              vf_ts DIV {MICROS_PER_DAY} AS vx_day
-      FROM vx_first WHERE vf_variant = vf_variant_max
+      FROM vx_first
     )"""
     else:
         attributes = ",\n".join(
@@ -106,11 +138,10 @@ def _exposure_ctes(plan: Plan) -> str:
         )
         units = f"""
     vx_units AS (
-      SELECT f.vf_unit AS vx_unit, f.vf_variant AS vx_variant, f.vf_ts AS vx_ts,
-             f.vf_ts DIV {MICROS_PER_DAY} AS vx_day, {attributes}
+      SELECT f.vf_unit AS vx_unit, {one_variant.replace("vf_", "f.vf_")} AS vx_variant,
+             f.vf_ts AS vx_ts, f.vf_ts DIV {MICROS_PER_DAY} AS vx_day, {attributes}
       FROM vx_first AS f JOIN vx_known AS k ON k.vx_unit = f.vf_unit AND k.vx_ts = f.vf_ts
-      WHERE f.vf_variant = f.vf_variant_max
-      GROUP BY f.vf_unit, f.vf_variant, f.vf_ts
+      GROUP BY f.vf_unit, f.vf_variant, f.vf_variant_max, f.vf_ts
     )"""
     return rows + "," + units
 
@@ -123,10 +154,19 @@ def scan_start_us(plan: Plan, previous: Previous | None) -> int:
     return base
 
 
-def _events_cte(plan: Plan, name: str, low_us: int, high_us: int, *, after: bool) -> str:
+def _events_cte(
+    plan: Plan, name: str, low_us: int, high_us: int, *, after: bool, exact: str = ""
+) -> str:
     """Events of the plan's names with ``low < ts <= high`` (``after``) or ``low <= ts <=
     high``; the raw timestamp is first filtered a day wider, a test on the stored column
-    that lets an engine skip blocks (zone maps, BRIN, a MergeTree's primary index)."""
+    that lets an engine skip blocks (zone maps, BRIN, a MergeTree's primary index).
+
+    ``exact`` names the bounds also tested exactly (``"low"``, ``"high"``, both or
+    neither); the others are left to the aggregates, which bound every event by the
+    exposure and ``end`` themselves. A planner estimates a filter on the stored column
+    from its statistics, but not one on a computed epoch: PostgreSQL's estimate of a
+    range on it (a few thousand of ten million rows) made it run the join and the
+    aggregation without its parallel workers, and hash the events instead of the units."""
     source = plan.mapping.events
     value = (
         f"CAST(s.{ident(source.value_column)} AS DOUBLE)"
@@ -140,6 +180,12 @@ def _events_cte(plan: Plan, name: str, low_us: int, high_us: int, *, after: bool
         for i, path in enumerate(plan.value_paths)
     )
     path_columns = "".join(f", ve_p{i}" for i in range(len(plan.value_paths)))
+    tests = []
+    if "low" in exact:
+        tests.append(f"ve_ts {'>' if after else '>='} {low_us}")
+    if "high" in exact:
+        tests.append(f"ve_ts <= {high_us}")
+    exact_filter = f"\n      WHERE {' AND '.join(tests)}" if tests else ""
     return f"""
     {name} AS (
       SELECT ve_unit, ve_name, ve_ts, ve_value{path_columns} FROM (
@@ -150,8 +196,7 @@ def _events_cte(plan: Plan, name: str, low_us: int, high_us: int, *, after: bool
         WHERE s.{ident(source.name_column)} IN {_in_list(plan.event_names)}
           AND VERDICT_TS_RANGE(s.{ident(source.timestamp_column)},
                                '{low_us - MICROS_PER_DAY}', '{high_us + MICROS_PER_DAY}')
-      ) AS r
-      WHERE ve_ts {">" if after else ">="} {low_us} AND ve_ts <= {high_us}
+      ) AS r{exact_filter}
     )"""
 
 
@@ -165,7 +210,7 @@ def _aggregate(plan: Plan, measure: Measure, suffix: str, previous: Previous | N
     x = "x" if previous is None else "e"
     name = f"e.ve_name = {sql_string(measure.event_name)}"
     start = f"{x}.vx_ts + {measure.delay_us}"
-    post = f"{name} AND e.ve_ts >= {start}"
+    post = f"{name} AND e.ve_ts >= {start} AND e.ve_ts <= {plan.end_us}"
     if measure.window_us is not None:
         post += f" AND e.ve_ts <= {start} + {measure.window_us}"
     pre = f"{name} AND e.ve_ts >= {x}.vx_ts - {plan.cuped_us} AND e.ve_ts < {x}.vx_ts"
@@ -175,118 +220,209 @@ def _aggregate(plan: Plan, measure: Measure, suffix: str, previous: Previous | N
         pre += f" AND e.vx_ts >= {previous.through_us}"
     value = _value(measure)
     p = measure.prefix
+    # FILTER rather than CASE: PostgreSQL skips the aggregate's transition for rows the
+    # filter drops, ClickHouse runs it as its -If combinators.
     expressions = {
-        "_sum": f"SUM(CASE WHEN {post} THEN {value} END) AS {p}_sum",
-        "_vcnt": f"COUNT(CASE WHEN {post} THEN {value} END) AS {p}_vcnt",
-        "_cnt": f"COUNT(CASE WHEN {post} THEN 1 END) AS {p}_cnt",
-        "_max": f"MAX(CASE WHEN {post} THEN {value} END) AS {p}_max",
-        "_min": f"MIN(CASE WHEN {post} THEN {value} END) AS {p}_min",
-        "_pre_sum": f"SUM(CASE WHEN {pre} THEN {value} END) AS {p}_pre_sum",
-        "_pre_cnt": f"COUNT(CASE WHEN {pre} THEN 1 END) AS {p}_pre_cnt",
+        "_sum": f"SUM({value}) FILTER (WHERE {post}) AS {p}_sum",
+        "_vcnt": f"COUNT({value}) FILTER (WHERE {post}) AS {p}_vcnt",
+        "_cnt": f"COUNT(*) FILTER (WHERE {post}) AS {p}_cnt",
+        "_max": f"MAX({value}) FILTER (WHERE {post}) AS {p}_max",
+        "_min": f"MIN({value}) FILTER (WHERE {post}) AS {p}_min",
+        "_pre_sum": f"SUM({value}) FILTER (WHERE {pre}) AS {p}_pre_sum",
+        "_pre_cnt": f"COUNT(*) FILTER (WHERE {pre}) AS {p}_pre_cnt",
     }
     return expressions[suffix]
 
 
-def _merged(column: str, suffix: str, previous: Previous | None) -> str:
+def _merged(column: str, suffix: str, *, old: bool) -> str:
+    """An accumulator of the new table: the delta's, added to (merged with) the kept
+    table's when ``old``."""
     new = f"d.{column}"
     if suffix in ("_max", "_min"):
-        if previous is None:
+        if not old:
             return f"CAST({new} AS DOUBLE) AS {column}"
-        old = f"o.{column}"
-        keep_old = f"{old} >= {new}" if suffix == "_max" else f"{old} <= {new}"
+        kept = f"o.{column}"
+        keep_old = f"{kept} >= {new}" if suffix == "_max" else f"{kept} <= {new}"
         return (
-            f"CAST(CASE WHEN {new} IS NULL THEN {old} WHEN {old} IS NULL THEN {new} "
-            f"WHEN {keep_old} THEN {old} ELSE {new} END AS DOUBLE) AS {column}"
+            f"CAST(CASE WHEN {new} IS NULL THEN {kept} WHEN {kept} IS NULL THEN {new} "
+            f"WHEN {keep_old} THEN {kept} ELSE {new} END AS DOUBLE) AS {column}"
         )
     kind = "DOUBLE" if suffix in ("_sum", "_pre_sum") else "BIGINT"
     merged = f"COALESCE({new}, 0)"
-    if previous is not None:
+    if old:
         merged += f" + COALESCE(o.{column}, 0)"
     return f"CAST({merged} AS {kind}) AS {column}"
 
 
-def unit_table_sql(plan: Plan, previous: Previous | None) -> str:
-    """SELECT of the per-unit table (canonical SQL), merged with ``previous`` if given.
+def _merged_columns(plan: Plan, *, old: bool) -> str:
+    return "".join(
+        f",\n      {_merged(f'{measure.prefix}{suffix}', suffix, old=old)}"
+        for measure, suffix in plan.columns
+    )
 
-    Columns: ``unit_id, variant_id, exposed_us, exposure_day, breakdown_<i>...`` and the
-    accumulators of every measure (``m0_sum``, ``m0d_cnt``, ...), each kept once
-    (:attr:`~verdict.analysis.plan.Plan.columns`).
-    """
-    aggregates: list[str] = []
-    merged: list[str] = []
-    for measure, suffix in plan.columns:
-        aggregates.append(_aggregate(plan, measure, suffix, previous))
-        merged.append(_merged(f"{measure.prefix}{suffix}", suffix, previous))
-    end = plan.end_us
-    if previous is None:
-        ctes = (
-            _exposure_ctes(plan)
-            + ","
-            + _events_cte(plan, "ve_events", scan_start_us(plan, None), end, after=False)
-        )
-        joined = "ve_events AS e JOIN vx_units AS x ON e.ve_unit = x.vx_unit"
-        unit = "x.vx_unit"
-    else:
-        # Two scans: events after ``through`` for every unit, and, for units first
-        # exposed since, the earlier events their windows reach (the CUPED covariate,
-        # an exposure exactly at ``through``). The second joins only the new units, so
-        # the weeks of events it reads are dropped before the aggregation.
-        through = previous.through_us
-        ctes = (
-            _exposure_ctes(plan)
-            + ","
-            + _events_cte(plan, "ve_after", through, end, after=True)
-            + ","
-            + _events_cte(plan, "ve_before", scan_start_us(plan, previous), through, after=False)
-            + f""",
-    vx_new AS (SELECT vx_unit, vx_ts FROM vx_units WHERE vx_ts >= {through})"""
-        )
-        columns = "ve_name, ve_ts, ve_value" + "".join(
-            f", ve_p{i}" for i in range(len(plan.value_paths))
-        )
-        joined = f"""(
-        SELECT {columns}, vx_unit, vx_ts
-        FROM ve_after AS a JOIN vx_units AS u ON a.ve_unit = u.vx_unit
-        UNION ALL
-        SELECT {columns}, vx_unit, vx_ts
-        FROM ve_before AS b JOIN vx_new AS n ON b.ve_unit = n.vx_unit
-      ) AS e"""
-        unit = "e.vx_unit"
-    delta = f"""
+
+def _delta(plan: Plan, previous: Previous | None, joined: str, unit: str) -> str:
+    aggregates = [_aggregate(plan, measure, suffix, previous) for measure, suffix in plan.columns]
+    return f"""
     vd_delta AS (
       SELECT {unit} AS vd_unit, {", ".join(aggregates) or "COUNT(*) AS vd_events"}
       FROM {joined}
       GROUP BY {unit}
     )"""
-    old_join = (
-        "" if previous is None else f" LEFT JOIN {previous.table} AS o ON o.unit_id = x.vx_unit"
+
+
+def unit_table_sql(
+    plan: Plan, previous: Previous | None, *, staged_units: str | None = None
+) -> str:
+    """SELECT of the per-unit table (canonical SQL), merged with ``previous`` if given.
+
+    Columns: ``unit_id, variant_index, exposed_us, exposure_day, breakdown_<i>...`` and
+    the accumulators of every measure (``m0_sum``, ``m0d_cnt``, ...), each kept once
+    (:attr:`~verdict.analysis.plan.Plan.columns`). ``variant_index`` is the variant's
+    position in the spec, NULL for a unit exposed to several variants.
+
+    ``staged_units`` names a table holding :func:`units_sql`'s rows, read instead of
+    grouping the exposures in the statement (see
+    :attr:`~verdict.analysis.dialects.Flavour.stage_units`).
+    """
+    if previous is None:
+        return _full_sql(plan, staged_units)
+    return _refresh_sql(plan, previous, staged_units)
+
+
+def units_sql(plan: Plan, previous: Previous | None = None) -> str:
+    """The exposed units of a staged build (``vx_units``); for a refresh, the units of
+    the exposure rows since ``through``, with ``vm_kept`` (NULL: not in the kept table)."""
+    breakdowns = "".join(f", x.vb_{i}" for i in range(len(plan.spec.breakdowns)))
+    select = f"SELECT x.vx_unit, x.vx_variant, x.vx_ts, x.vx_day{breakdowns}"
+    if previous is None:
+        return f"""WITH {_exposure_ctes(plan)}
+    {select} FROM vx_units AS x"""
+    return f"""WITH {_exposure_ctes(plan, since_us=previous.through_us)}
+    {select}, o.unit_id AS vm_kept
+    FROM vx_units AS x LEFT JOIN {previous.table} AS o ON o.unit_id = x.vx_unit"""
+
+
+def _full_sql(plan: Plan, staged_units: str | None) -> str:
+    events = _events_cte(plan, "ve_events", scan_start_us(plan, None), plan.end_us, after=False)
+    units = "vx_units" if staged_units is None else staged_units
+    ctes = ("" if staged_units is not None else _exposure_ctes(plan) + ",") + events
+    ctes += (
+        f",\n    vx_valid AS (SELECT vx_unit, vx_ts FROM {units} WHERE vx_variant IS NOT NULL),"
+        + _delta(
+            plan, None, "ve_events AS e JOIN vx_valid AS x ON e.ve_unit = x.vx_unit", "x.vx_unit"
+        )
     )
     breakdowns = "".join(f", x.vb_{i} AS breakdown_{i}" for i in range(len(plan.spec.breakdowns)))
-    columns = "".join(f",\n      {column}" for column in merged)
-    return f"""WITH {ctes},{delta}
-    SELECT x.vx_unit AS unit_id, x.vx_variant AS variant_id, x.vx_ts AS exposed_us,
+    columns = _merged_columns(plan, old=False)
+    return f"""WITH {ctes}
+    SELECT x.vx_unit AS unit_id, x.vx_variant AS variant_index, x.vx_ts AS exposed_us,
       x.vx_day AS exposure_day{breakdowns}{columns}
-    FROM vx_units AS x LEFT JOIN vd_delta AS d ON d.vd_unit = x.vx_unit{old_join}"""
+    FROM {units} AS x LEFT JOIN vd_delta AS d ON d.vd_unit = x.vx_unit"""
 
 
-def late_exposures_sql(plan: Plan, previous: Previous) -> str:
-    """Units whose exposure the kept table cannot have seen: late-arriving exposure rows.
+def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None = None) -> str:
+    """The kept table merged with what happened since ``through``.
 
-    A unit exposed before ``through`` but absent from the kept table, or kept with a
-    different exposure time, makes an incremental merge wrong; the caller rebuilds.
+    Exposure rows are read only from ``through`` on (the caller has checked, by counting
+    rows, that none arrived late before it): their units are either new (first exposed
+    at or after ``through``) or kept units, which keep their exposure and turn excluded
+    if a new row names another variant. Events are read in two parts: those after
+    ``through``, joined with every unit, and those from ``cuped_days`` before
+    ``through`` up to it, joined only with the new units (their covariate, an exposure
+    exactly at ``through``), so the weeks a covariate reaches back are dropped at the
+    join instead of being grouped. ``staged_units`` names a table holding
+    :func:`units_sql`'s rows for this refresh.
     """
-    return f"""WITH {_exposure_ctes(plan)}
-    SELECT COUNT(*) FROM vx_units AS x LEFT JOIN {previous.table} AS o ON o.unit_id = x.vx_unit
-    WHERE (o.unit_id IS NULL AND x.vx_ts < {previous.through_us})
-       OR (o.unit_id IS NOT NULL AND o.exposed_us <> x.vx_ts)"""
-
-
-def exposure_counts_sql(plan: Plan) -> str:
-    """Units excluded for exposures to several variants, and units with unknown variants."""
-    variants = _in_list([v.id for v in plan.spec.variants])
-    return f"""WITH {_exposure_ctes(plan)}
-    SELECT 'multiple' AS vk_kind, COUNT(*) AS vk_units FROM vx_first
-    WHERE vf_variant <> vf_variant_max
+    through = previous.through_us
+    kept = previous.table
+    columns = "ve_name, ve_ts, ve_value" + "".join(
+        f", ve_p{i}" for i in range(len(plan.value_paths))
+    )
+    if staged_units is None:
+        units = "vx_units"
+        marked = "vm_units"
+        new_units = "vn_units"
+        unit_ctes = f"""{_exposure_ctes(plan, since_us=through)},
+    vm_units AS (
+      SELECT x.*, o.unit_id AS vm_kept
+      FROM vx_units AS x LEFT JOIN {kept} AS o ON o.unit_id = x.vx_unit
+    ),
+    vn_units AS (
+      SELECT vx_unit, vx_ts FROM vm_units WHERE vm_kept IS NULL AND vx_variant IS NOT NULL
+    ),"""
+    else:
+        # Read as tables, never as a CTE (which PostgreSQL materialises and estimates
+        # poorly): the new units are a filter of the staged table, written out twice.
+        units = marked = staged_units
+        new_units = (
+            f"(SELECT vx_unit, vx_ts FROM {staged_units} "
+            "WHERE vm_kept IS NULL AND vx_variant IS NOT NULL)"
+        )
+        unit_ctes = ""
+    ctes = (
+        unit_ctes
+        # Exact where a refresh needs it: kept units' events up to ``through`` are in
+        # the kept table, and new units' events after it come from ``ve_after``.
+        + _events_cte(plan, "ve_after", through, plan.end_us, after=True, exact="low")
+        + ","
+        + _events_cte(
+            plan, "ve_before", scan_start_us(plan, previous), through, after=False, exact="high"
+        )
+        + f""",
+    vu_units AS (
+      SELECT unit_id AS vx_unit, exposed_us AS vx_ts FROM {kept} WHERE variant_index IS NOT NULL
+      UNION ALL
+      SELECT vx_unit, vx_ts FROM {new_units} AS vn
+    ),"""
+        + _delta(
+            plan,
+            previous,
+            f"""(
+        SELECT {columns}, vx_unit, vx_ts
+        FROM ve_after AS a JOIN vu_units AS u ON a.ve_unit = u.vx_unit
+        UNION ALL
+        SELECT {columns}, vx_unit, vx_ts
+        FROM ve_before AS b JOIN {new_units} AS n ON b.ve_unit = n.vx_unit
+      ) AS e""",
+            "e.vx_unit",
+        )
+    )
+    count = len(plan.spec.breakdowns)
+    kept_breakdowns = "".join(f", o.breakdown_{i}" for i in range(count))
+    new_breakdowns = "".join(f", m.vb_{i} AS breakdown_{i}" for i in range(count))
+    old_columns = _merged_columns(plan, old=True)
+    new_columns = _merged_columns(plan, old=False)
+    # A kept unit stays in its variant unless a new row names another one (or it was
+    # already excluded): the comparison is NULL then, and so is the variant.
+    return f"""WITH {ctes}
+    SELECT o.unit_id AS unit_id,
+      CASE WHEN m.vx_unit IS NULL OR o.variant_index = m.vx_variant THEN o.variant_index END
+        AS variant_index,
+      o.exposed_us AS exposed_us, o.exposure_day AS exposure_day{kept_breakdowns}{old_columns}
+    FROM {kept} AS o LEFT JOIN {units} AS m ON m.vx_unit = o.unit_id
+      LEFT JOIN vd_delta AS d ON d.vd_unit = o.unit_id
     UNION ALL
-    SELECT 'unknown' AS vk_kind, COUNT(DISTINCT vx_unit) AS vk_units FROM vx_rows
-    WHERE NOT vx_variant IN {variants}"""
+    SELECT m.vx_unit AS unit_id, m.vx_variant AS variant_index, m.vx_ts AS exposed_us,
+      m.vx_day AS exposure_day{new_breakdowns}{new_columns}
+    FROM {marked} AS m LEFT JOIN vd_delta AS d ON d.vd_unit = m.vx_unit
+    WHERE m.vm_kept IS NULL"""
+
+
+def exposure_check_sql(plan: Plan, through_us: int | None) -> str:
+    """One row: exposure rows of the window, those before ``through_us``, and the units
+    with a row naming a variant the spec does not have.
+
+    A build records the row count of its window; a refresh compares the rows before its
+    ``through`` with it: a row that arrived late (exposed before ``through``, written
+    since) changes the count, and the refresh rebuilds instead of merging. Counting is
+    one filtered scan of the exposures, where comparing with the kept units would group
+    them all.
+    """
+    before = "COUNT(*)"
+    if through_us is not None:
+        before = f"COUNT(CASE WHEN vx_ts < {through_us} THEN 1 END)"
+    return f"""WITH {_exposure_ctes(plan, rows_only=True)}
+    SELECT COUNT(*) AS vk_rows, {before} AS vk_before,
+      COUNT(DISTINCT CASE WHEN vx_variant IS NULL THEN vx_unit END) AS vk_unknown
+    FROM vx_rows"""

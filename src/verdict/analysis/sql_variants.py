@@ -1,19 +1,26 @@
 """SQL of the per-variant stage: from the per-unit table to sufficient statistics.
 
-Three small queries read the per-unit table (never the events):
+Small queries read the per-unit table (never the events):
 
 * :func:`caps_sql` -- the percentile caps: the ``cap_value`` quantile of the non-zero
   per-unit values of the whole experiment (all variants), by the inverted-CDF rule
   (numpy's ``method="inverted_cdf"``: the value of rank ``ceil(n q)``, at least 1);
-* :func:`statistics_sql` -- per variant (overall, per breakdown value, per exposure
-  day): units, and for every metric ``n``, ``sum``, ``sum_squares``, conversions, the
-  ratio's denominator sums and cross-product, and the CUPED covariate sums and
-  cross-products, all of per-unit values after capping;
+* :func:`statistics_sql` -- per variant (per exposure day, per breakdown value, and
+  overall unless the day rows add up to it): units, and for every metric ``n``,
+  ``sum``, ``sum_squares``, conversions, the ratio's denominator sums and
+  cross-product, and the CUPED covariate sums and cross-products, all of per-unit
+  values after capping;
 * :func:`quantiles_sql` -- for a percentile metric, per variant (and breakdown value):
   ``n``, the sample quantile (rank ``ceil(n p)``), and the order statistics at ranks
   ``ceil(n p -+ z sqrt(n p (1 - p)))`` that bound its interval
   (:mod:`verdict.stats.quantiles`). Ranks come from ``ROW_NUMBER()`` over a window, a
   form every engine runs the same way.
+
+Engines with an aggregate that selects a value by its rank (DuckDB, ClickHouse,
+PostgreSQL) skip the window's sort of every value: the pipeline counts the values
+first (:func:`cap_counts_sql`; the statistics rows hold each group's ``n``), computes
+the same ranks in Python (:func:`cap_rank`, :func:`quantile_ranks`) and selects them
+(:func:`selected_caps_sql`, :func:`selected_quantiles_sql`).
 
 Every float literal is cast to DOUBLE: on PostgreSQL and Spark a bare ``0.9`` is an
 exact decimal, and ``n * 0.9`` would then round differently from numpy's float.
@@ -21,6 +28,7 @@ exact decimal, and ``n * 0.9`` would then round differently from numpy's float.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from verdict.analysis.definitions import Aggregation
@@ -85,7 +93,9 @@ def caps_sql(plan: Plan, table: str) -> str | None:
               MIN(CASE WHEN vc_rn >= CEIL(vc_n * {q}) THEN vc_v END) AS vc_cap
             FROM (
               SELECT vc_v, ROW_NUMBER() OVER (ORDER BY vc_v) AS vc_rn, COUNT(*) OVER () AS vc_n
-              FROM (SELECT {raw_value(measure)} AS vc_v FROM {table}) AS r
+              FROM (
+                SELECT {raw_value(measure)} AS vc_v FROM {table} WHERE variant_index IS NOT NULL
+              ) AS r
               WHERE vc_v IS NOT NULL AND vc_v <> 0
             ) AS w"""
         )
@@ -148,7 +158,7 @@ def _groupings(plan: Plan) -> list[tuple[str, str, str]]:
 
 
 def _values_cte(plan: Plan, table: str, caps: Mapping[str, float]) -> str:
-    columns = ["variant_id", "exposure_day"]
+    columns = ["variant_index", "exposure_day"]
     columns += [f"breakdown_{i}" for i in range(len(plan.spec.breakdowns))]
     for metric in plan.metrics:
         columns += _value_columns(metric, caps)
@@ -160,22 +170,28 @@ def statistics_sql(
 ) -> str:
     """Rows ``(group, key, variant, exposed, <STAT_FIELDS of metric 0>, ...)``.
 
-    With ``grouping_sets`` (every engine but SQLite) all groupings are one aggregation
-    over one read of the table; otherwise one GROUP BY per grouping, in a UNION ALL.
+    With the daily series on, there are no ``overall`` rows: every figure is a count or
+    a sum, so the caller adds the day rows up (one grouping fewer to compute, and on
+    PostgreSQL a plain GROUP BY, which its parallel workers run, when there are no
+    breakdowns). With ``grouping_sets`` (every engine but SQLite) all groupings are one
+    aggregation over one read of the table; otherwise one GROUP BY per grouping, in a
+    UNION ALL.
     """
     sums = "".join(", " + expression for metric in plan.metrics for expression in _sums(metric))
     groupings = _groupings(plan)
+    if plan.spec.daily:
+        groupings = [grouping for grouping in groupings if grouping[0] != OVERALL]
     values = f"WITH {_values_cte(plan, table, caps)}\n"
     if not grouping_sets or len(groupings) == 1:
         selects = [
-            f"SELECT {sql_string(label)} AS vs_group, {key} AS vs_key, variant_id, "
-            f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY variant_id{group_by}"
+            f"SELECT {sql_string(label)} AS vs_group, {key} AS vs_key, variant_index, "
+            f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY variant_index{group_by}"
             for label, key, group_by in groupings
         ]
         return values + "\nUNION ALL\n".join(selects)
-    # Each non-overall grouping adds one column; GROUPING(column) = 0 says which set a row
-    # belongs to.
-    extra = [(label, key, group_by[2:]) for label, key, group_by in groupings[1:]]
+    # Each grouping but the overall one adds one column; GROUPING(column) = 0 says which
+    # set a row belongs to.
+    extra = [(label, key, group_by[2:]) for label, key, group_by in groupings if group_by]
     label = "CASE " + " ".join(
         f"WHEN GROUPING({column}) = 0 THEN {sql_string(name)}" for name, _, column in extra
     )
@@ -184,38 +200,125 @@ def statistics_sql(
         f"WHEN GROUPING({column}) = 0 THEN {expression}" for _, expression, column in extra
     )
     key += " ELSE '' END"
-    sets = ", ".join(["(variant_id)"] + [f"(variant_id, {column})" for _, _, column in extra])
+    sets = [f"(variant_index, {column})" for _, _, column in extra]
+    if len(extra) < len(groupings):
+        sets.insert(0, "(variant_index)")
     return (
-        values + f"SELECT {label} AS vs_group, {key} AS vs_key, variant_id, "
-        f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY GROUPING SETS ({sets})"
+        values + f"SELECT {label} AS vs_group, {key} AS vs_key, variant_index, "
+        f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY GROUPING SETS ({', '.join(sets)})"
     )
+
+
+def quantile_z(plan: Plan) -> float:
+    """The normal quantile of the spec's quantile confidence (two-sided)."""
+    from scipy.stats import norm  # local: only percentile metrics need it
+
+    return float(norm.ppf(0.5 + plan.spec.quantile_confidence / 2))
 
 
 def quantiles_sql(plan: Plan, metric: MetricPlan, table: str, caps: Mapping[str, float]) -> str:
     """Rows ``(group, key, variant, n, quantile, lower, upper)`` of a percentile metric."""
-    from scipy.stats import norm  # local: only percentile metrics need it
-
     p = metric.metric.percentile or 0.5
-    z = float(norm.ppf(0.5 + plan.spec.quantile_confidence / 2))
+    z = quantile_z(plan)
     spread = f"{double(z)} * SQRT(vq_n * {double(p)} * {double(1.0 - p)})"
     v = f"v{metric.index}"
     branches = []
     for label, key, group_by in _groupings(plan):
         if label == DAY:
             continue  # quantiles do not add up over days; daily rows carry the sums only
-        partition = f"variant_id{group_by}"
+        partition = f"variant_index{group_by}"
         branches.append(
-            f"SELECT {sql_string(label)} AS vq_group, {key} AS vq_key, variant_id, {v} AS vq_v, "
-            f"ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {v}) AS vq_rn, "
+            f"SELECT {sql_string(label)} AS vq_group, {key} AS vq_key, variant_index, "
+            f"{v} AS vq_v, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {v}) AS vq_rn, "
             f"COUNT(*) OVER (PARTITION BY {partition}) AS vq_n "
-            f"FROM vs_values WHERE {v} IS NOT NULL"
+            f"FROM vs_values WHERE {v} IS NOT NULL AND variant_index IS NOT NULL"
         )
     body = "\nUNION ALL\n".join(branches)
     return f"""WITH {_values_cte(plan, table, caps)}
-    SELECT vq_group, vq_key, variant_id, MAX(vq_n) AS vq_units,
+    SELECT vq_group, vq_key, variant_index, MAX(vq_n) AS vq_units,
       MIN(CASE WHEN vq_rn >= CEIL(vq_n * {double(p)}) THEN vq_v END) AS vq_quantile,
       MIN(CASE WHEN vq_rn >= CEIL(vq_n * {double(p)} - {spread}) THEN vq_v END) AS vq_lower,
       COALESCE(MIN(CASE WHEN vq_rn >= CEIL(vq_n * {double(p)} + {spread}) THEN vq_v END),
                MAX(vq_v)) AS vq_upper
     FROM ({body}) AS q
-    GROUP BY vq_group, vq_key, variant_id"""
+    GROUP BY vq_group, vq_key, variant_index"""
+
+
+# -- Order statistics by rank, for engines with an exact selection aggregate.
+#
+# The window form above sorts every unit's value with its row number. DuckDB, ClickHouse
+# and PostgreSQL select a value of a given rank with an aggregate
+# (:attr:`~verdict.analysis.dialects.Flavour.select_ranks`). The ranks are computed
+# here, in Python, by the same IEEE double expressions the window form evaluates in SQL
+# (so both forms pick the same values), once the counts ``n`` are known.
+
+MAX_SELECTED_GROUPS = 64
+
+
+def cap_rank(n: int, q: float) -> int:
+    """The rank (1-based) of the ``q`` cap among ``n`` values: ``ceil(n q)``, at least 1."""
+    return min(max(1, math.ceil(n * q)), n)
+
+
+def quantile_ranks(n: int, p: float, z: float) -> tuple[int, int, int]:
+    """Ranks of the quantile and of its interval's bounds among ``n`` values."""
+    spread = z * math.sqrt(n * p * (1.0 - p))
+    centre = n * p
+    low, mid, high = (
+        min(max(1, math.ceil(value)), n) for value in (centre - spread, centre, centre + spread)
+    )
+    return mid, low, high
+
+
+def _select(value: str, ranks: tuple[int, ...], n: int, condition: str) -> str:
+    texts = ", ".join(sql_string(str(number)) for number in (n, *ranks))
+    return f"VERDICT_RANKS({value}, {condition}, {texts})"
+
+
+def cap_counts_sql(plan: Plan, table: str) -> str | None:
+    """One row: the number of non-zero values of each percentile-capped measure."""
+    counts = [
+        f"COUNT(CASE WHEN ({raw_value(m)}) <> 0 THEN 1 END) AS vc_{m.prefix}"
+        for m in plan.measures
+        if m.capping == "percentile" and m.cap_value is not None
+    ]
+    if not counts:
+        return None
+    return f"SELECT {', '.join(counts)} FROM {table} WHERE variant_index IS NOT NULL"
+
+
+def selected_caps_sql(plan: Plan, table: str, counts: Mapping[str, int]) -> str | None:
+    """One row: a one-element list with the cap of each measure that has values
+    (``counts``: prefix -> n)."""
+    selects = []
+    for measure in plan.measures:
+        n = counts.get(measure.prefix, 0)
+        if measure.capping != "percentile" or measure.cap_value is None or n == 0:
+            continue
+        value = raw_value(measure)
+        rank = cap_rank(n, measure.cap_value)
+        selects.append(f"{_select(value, (rank,), n, f'({value}) <> 0')} AS vc_{measure.prefix}")
+    if not selects:
+        return None
+    return f"SELECT {', '.join(selects)} FROM {table} WHERE variant_index IS NOT NULL"
+
+
+def selected_quantiles_sql(
+    plan: Plan,
+    metric: MetricPlan,
+    table: str,
+    caps: Mapping[str, float],
+    groups: list[tuple[str, str, int, int]],
+) -> str:
+    """One row: for each group ``(label, key, variant index, n)``, the list of the
+    quantile and its bounds, in that order."""
+    p = metric.metric.percentile or 0.5
+    z = quantile_z(plan)
+    v = f"v{metric.index}"
+    selects = []
+    for index, (label, key, variant, n) in enumerate(groups):
+        condition = f"variant_index = {variant}"
+        if label != OVERALL:
+            condition += f" AND breakdown_{label[1:]} = {sql_string(key)}"
+        selects.append(f"{_select(v, quantile_ranks(n, p, z), n, condition)} AS vq_{index}")
+    return f"WITH {_values_cte(plan, table, caps)}\nSELECT {', '.join(selects)} FROM vs_values"

@@ -17,6 +17,7 @@ from tests.integration.analysis_engines.dataset import (
 )
 from tests.integration.analysis_engines.reference import Expected, expected
 from verdict.analysis import (
+    VERDICT_MAPPING,
     Aggregation,
     AnalysisSpec,
     Computation,
@@ -31,6 +32,7 @@ from verdict.analysis import (
     cumulative_daily,
     discard,
 )
+from verdict.analysis.dialects import FLAVOURS, render, table_name
 from verdict.analysis.sql_variants import STAT_FIELDS
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -177,6 +179,35 @@ def test_incremental_refresh_equals_a_full_rebuild(
                 assert mine == pytest.approx(full, rel=1e-12), (_key(ours), name)
     discard(engine, refreshed.state)
     assert not engine.table_exists(refreshed.state.table)
+
+
+def test_without_the_daily_series_every_figure_still_matches(
+    engine_case: EngineCase, dataset: Dataset
+) -> None:
+    """Overall rows come from the day rows when the series is on, from SQL when it is off."""
+    spec = make_spec(daily=False)
+    result = compute(engine_case.engine, engine_case.mapping, spec, keep_state=False)
+    assert all(row.day is None for row in result.statistics)
+    assert result.exposures_by_day == {}
+    assert_matches(result, expected(dataset, spec))
+
+
+def test_order_statistics_by_rank_equal_a_sort(engine_case: EngineCase, dataset: Dataset) -> None:
+    """The rank-selecting aggregate of each engine that has one (caps and quantiles)."""
+    flavour = FLAVOURS[engine_case.engine.dialect]
+    if flavour.select_ranks is None or engine_case.mapping != VERDICT_MAPPING:
+        pytest.skip("percentiles by a window on this engine, or a mapping of other columns")
+    values = sorted(e.value for e in dataset.events if e.name == "latency" and e.value is not None)
+    n = len(values)
+    ranks = sorted({1, 2, n // 3, n // 2, (9 * n) // 10, n - 1, n})
+    texts = ", ".join(f"'{number}'" for number in (n, *ranks))
+    canonical = (
+        "SELECT VERDICT_RANKS(CAST(value AS DOUBLE), "
+        f"event_type = 'latency' AND NOT value IS NULL, {texts}) FROM __vsrc_events__ AS s"
+    )
+    sources = {"events": table_name("events", flavour.dialect)}
+    ((picked,),) = engine_case.engine.fetch(render(canonical, flavour, sources))
+    assert [float(value) for value in picked] == [values[rank - 1] for rank in ranks]
 
 
 def test_daily_rows_add_up_to_the_overall_figures(duckdb_case: EngineCase) -> None:

@@ -7,6 +7,7 @@ test its own mutable copy of the data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -19,13 +20,15 @@ from tests.integration.analysis_engines.conftest import require
 from tests.integration.analysis_engines.dataset import (
     CONTROL,
     EXPERIMENT,
+    GHOST,
     START,
+    TREATMENT,
     Dataset,
     Event,
     Exposure,
     epoch,
 )
-from tests.integration.analysis_engines.reference import expected
+from tests.integration.analysis_engines.reference import expected, exposed_units
 from tests.integration.analysis_engines.test_engines import METRICS, assert_matches, make_spec
 from verdict.analysis import (
     VERDICT_MAPPING,
@@ -92,6 +95,78 @@ def test_a_late_exposure_before_through_forces_a_full_rebuild(
     assert second.full
     with_late = replace(dataset, exposures=(*dataset.exposures, late))
     assert_matches(second, expected(with_late, spec))
+
+
+def test_exposures_after_through_merge_by_the_exposure_rules(
+    engine: DuckDbEngine, dataset: Dataset
+) -> None:
+    """A refresh reads only exposure rows from ``through`` on; they still follow rules 1-3."""
+    first = compute(engine, VERDICT_MAPPING, make_spec(end=MIDDLE))
+    kept, _, _ = exposed_units(dataset, make_spec(end=MIDDLE))
+    switching, staying = kept[0], kept[1]
+    other = TREATMENT if switching.variant == CONTROL else CONTROL
+    later = epoch(MIDDLE) + 3600
+    rows = (
+        # A kept unit now also sees the other variant: excluded from then on.
+        Exposure(EXPERIMENT, other, switching.unit_id, later, {"country": "FR"}),
+        # A kept unit seen again in its own variant: unchanged (its first exposure counts).
+        Exposure(EXPERIMENT, staying.variant, staying.unit_id, later, {"country": "AA"}),
+        # A new unit shown both variants after ``through``: excluded.
+        Exposure(EXPERIMENT, CONTROL, "n100", later, None),
+        Exposure(EXPERIMENT, TREATMENT, "n100", later + 60, None),
+        # A new unit with a variant the experiment does not have: counted as unknown.
+        Exposure(EXPERIMENT, GHOST, "n101", later, None),
+        # A new unit exposed exactly at ``through``, with events on both sides of it.
+        Exposure(EXPERIMENT, CONTROL, "n102", epoch(MIDDLE), {"country": "DE"}),
+    )
+    events = (
+        Event("n102", "purchase", epoch(MIDDLE) - 3600, 11.0, {}),
+        Event("n102", "purchase", epoch(MIDDLE), 13.0, {}),
+        Event("n102", "pageview", epoch(MIDDLE) + 7200, None, {}),
+        Event(switching.unit_id, "purchase", later + 60, 17.0, {}),
+    )
+    for row in rows:
+        context = "NULL" if row.context is None else f"'{json.dumps(row.context)}'"
+        engine.execute(
+            f"INSERT INTO assignments VALUES ('{row.experiment_id}', '{row.variant_id}', "
+            f"'{row.unit_id}', TIMESTAMPTZ '{dataset.moment(row.ts)}', {context})"
+        )
+    for event in events:
+        value = "NULL" if event.value is None else repr(event.value)
+        engine.execute(
+            f"INSERT INTO events VALUES ('{event.unit_id}', '{event.name}', "
+            f"TIMESTAMPTZ '{dataset.moment(event.ts)}', {value}, '{{}}')"
+        )
+    spec = make_spec()
+    refreshed = compute(engine, VERDICT_MAPPING, spec, state=first.state)
+    assert not refreshed.full
+    changed = replace(
+        dataset, exposures=(*dataset.exposures, *rows), events=(*dataset.events, *events)
+    )
+    reference = expected(changed, spec)
+    assert_matches(refreshed, reference)
+    assert reference.multiple == expected(dataset, spec).multiple + 2
+    assert reference.unknown == expected(dataset, spec).unknown + 1
+    # A second refresh from the merged table still agrees with a full rebuild.
+    again = compute(engine, VERDICT_MAPPING, spec, state=refreshed.state)
+    assert not again.full
+    assert_matches(again, reference)
+
+
+def test_a_state_without_an_exposure_row_count_rebuilds(
+    engine: DuckDbEngine, dataset: Dataset
+) -> None:
+    first = compute(engine, VERDICT_MAPPING, make_spec(end=MIDDLE))
+    assert first.state is not None
+    assert first.state.exposure_rows == sum(
+        1
+        for e in dataset.exposures
+        if e.experiment_id == EXPERIMENT and START <= dataset.moment(e.ts) < MIDDLE
+    )
+    spec = make_spec()
+    second = compute(engine, VERDICT_MAPPING, spec, state=replace(first.state, exposure_rows=None))
+    assert second.full
+    assert_matches(second, expected(dataset, spec))
 
 
 def test_a_late_event_before_through_needs_a_full_refresh(

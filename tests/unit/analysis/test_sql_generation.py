@@ -17,8 +17,18 @@ from verdict.analysis import (
 from verdict.analysis.dialects import FLAVOURS, render, table_name
 from verdict.analysis.mapping import VERDICT_MAPPING
 from verdict.analysis.plan import build_plan
-from verdict.analysis.sql_units import Previous, unit_table_sql
-from verdict.analysis.sql_variants import quantiles_sql, statistics_sql
+from verdict.analysis.sql_units import (
+    Previous,
+    exposure_check_sql,
+    unit_table_sql,
+    units_sql,
+)
+from verdict.analysis.sql_variants import (
+    cap_rank,
+    quantile_ranks,
+    quantiles_sql,
+    statistics_sql,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = AnalysisSpec(
@@ -75,6 +85,11 @@ def test_every_generated_statement_parses_in_its_dialect(dialect: str) -> None:
         unit_table_sql(plan, previous),
         statistics_sql(plan, "t", {"m0": 12.5}),
         quantiles_sql(plan, plan.metrics[1], "t", {}),
+        exposure_check_sql(plan, 1_767_225_600_000_000),
+        units_sql(plan),
+        units_sql(plan, previous),
+        unit_table_sql(plan, None, staged_units="verdict_unit_aggregates_x_units"),
+        unit_table_sql(plan, previous, staged_units="verdict_unit_aggregates_x_units"),
     ):
         assert sqlglot.parse_one(render(canonical, FLAVOURS[dialect], sources), read=dialect)
 
@@ -84,14 +99,60 @@ def test_an_incremental_build_reads_only_new_events_and_new_units_covariates() -
     through = 1_767_484_800_000_000
     text = unit_table_sql(plan, Previous("kept", through))
     cuped = 14 * 86_400_000_000
+    day = 86_400_000_000
     # Events after ``through`` for every unit ...
-    assert f"ve_ts > {through} AND ve_ts <=" in text
-    assert "FROM ve_after AS a JOIN vx_units AS u" in text
-    # ... and the covariate window before it only for units exposed since.
-    assert f"ve_ts >= {through - cuped} AND ve_ts <= {through}" in text
-    assert "FROM ve_before AS b JOIN vx_new AS n" in text
-    assert f"WHERE vx_ts >= {through}" in text
-    assert "LEFT JOIN kept AS o" in text
+    assert f"WHERE ve_ts > {through}\n" in text
+    assert "FROM ve_after AS a JOIN vu_units AS u" in text
+    # ... and the covariate window before it only for units exposed since (the stored
+    # timestamp filtered a day wider, the epoch exactly at ``through``).
+    assert f"'{through - cuped - day}', '{through + day}'" in text
+    assert f"WHERE ve_ts <= {through}\n" in text
+    assert "FROM ve_before AS b JOIN vn_units AS n" in text
+    # Exposure rows only from ``through`` on: the kept table holds the units before it.
+    assert f"WHERE vx_ts >= {through} AND vx_ts <" in text
+    assert f"vx_ts >= {plan.start_us}" not in text
+    assert "FROM kept AS o LEFT JOIN vx_units AS m" in text
+
+
+def test_the_exposure_check_counts_rows_before_through_and_unknown_variants() -> None:
+    plan = build_plan(SPEC, VERDICT_MAPPING)
+    through = 1_767_484_800_000_000
+    text = exposure_check_sql(plan, through)
+    assert f"COUNT(CASE WHEN vx_ts < {through} THEN 1 END)" in text
+    assert "COUNT(DISTINCT CASE WHEN vx_variant IS NULL THEN vx_unit END)" in text
+    # One filtered scan of the rows: no grouping of the exposed units.
+    assert "GROUP BY" not in text
+    assert "COUNT(*) AS vk_before" in exposure_check_sql(plan, None)
+
+
+def test_ranks_select_the_same_order_statistics_as_the_window_form() -> None:
+    """The ranks computed in Python equal the ones the window query computes in SQL, and
+    DuckDB's selection picks exactly those ranks (ClickHouse and PostgreSQL are checked
+    on their engines in tests/integration/analysis_engines)."""
+    duckdb = pytest.importorskip("duckdb")
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    connection = duckdb.connect()
+    select = FLAVOURS["duckdb"].select_ranks
+    assert select is not None
+    for n in (1, 2, 3, 9, 10, 11, 99, 100, 101, 1000, 4321):
+        values = rng.permutation(n).astype(float) + 1.0  # ranks are the values
+        connection.execute("CREATE OR REPLACE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values])
+        for p in (0.01, 0.1, 0.5, 0.9, 0.95, 0.99):
+            z = 1.959963984540054
+            centre = f"{n} * CAST({p!r} AS DOUBLE)"
+            spread = f"CAST({z!r} AS DOUBLE) * SQRT({centre} * CAST({1.0 - p!r} AS DOUBLE))"
+            expected = connection.execute(
+                f"SELECT CEIL({centre}), CEIL({centre} - {spread}), CEIL({centre} + {spread})"
+            ).fetchone()
+            clamp = tuple(min(max(1, int(k)), n) for k in expected)
+            assert quantile_ranks(n, p, z) == clamp, (n, p)
+            assert cap_rank(n, p) == clamp[0]
+            (picked,) = connection.execute(
+                f"SELECT {select('v', 'v > 0', n, clamp)} FROM t"
+            ).fetchone()
+            assert [int(x) for x in picked] == list(clamp), (n, p)
 
 
 def test_table_names_are_quoted_part_by_part() -> None:
