@@ -9,7 +9,12 @@ are shared by a test worker; each test gets a fresh browser context (its own coo
   ``test-artifacts/screenshots/`` (ignored by git) for a reviewer to look at;
 - ``assert_accessible(page)`` runs axe-core (from the npm registry's package, installed
   into the user's cache, never committed) and fails on any serious or critical
-  violation, naming the rule and the elements.
+  violation, naming the rule and the elements;
+- ``check_page(page, name)`` does both: accessible, then screenshotted;
+- ``open_form(page, link, url, name)`` follows a link to a form and checks its page;
+- ``accept_dialogs(page)`` accepts every confirmation, recording its question;
+- the fixtures ``api`` (an ``httpx.Client`` based at the server, for the helpers of
+  :mod:`tests.integration.web.api`) and ``admin`` (the administrator's API headers).
 
 Chromium is launched from ``/usr/bin/chromium`` (``VERDICT_CHROMIUM`` overrides); no
 browser build is ever downloaded. Without it the tests skip, and under ``CI=true`` they
@@ -24,11 +29,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import DatabaseFactory
 from tests.integration.conformance.server import prepare_database
-from tests.integration.delivery.test_stream import ADMIN_PASSWORD, LiveServer, start_server
+from tests.integration.delivery.test_stream import (
+    ADMIN_PASSWORD,
+    LiveServer,
+    admin_headers,
+    start_server,
+)
 from tests.npm_packages import NodeSetupError, installed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +47,15 @@ ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 AXE_DIR = Path(__file__).resolve().parent / "js"
 WIDTHS = (1280, 390)
 
-__all__ = ["ADMIN_PASSWORD", "assert_accessible", "screenshots", "sign_in"]
+__all__ = [
+    "ADMIN_PASSWORD",
+    "accept_dialogs",
+    "assert_accessible",
+    "check_page",
+    "open_form",
+    "screenshots",
+    "sign_in",
+]
 
 
 def _unavailable(reason: str) -> None:
@@ -95,6 +114,19 @@ def page(browser: Any, dashboard: LiveServer) -> Iterator[Any]:
     assert not problems, f"scripts failed on the page: {problems}"
 
 
+@pytest.fixture
+def api(dashboard: LiveServer) -> Iterator[httpx.Client]:
+    """An API client of the live server (send ``admin`` as its headers)."""
+    with httpx.Client(base_url=dashboard.base, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(dashboard: LiveServer) -> dict[str, str]:
+    """The administrator's API headers (a bearer token from logging in)."""
+    return admin_headers(dashboard.base)
+
+
 def sign_in(page: Any, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
@@ -146,3 +178,29 @@ def assert_accessible(page: Any) -> None:
         ]
     page.set_viewport_size(size)
     assert not found, "accessibility violations:\n" + "\n".join(found)
+
+
+def check_page(page: Any, name: str) -> None:
+    """The page as it stands is accessible at both widths; screenshots named ``name``."""
+    assert_accessible(page)
+    screenshots(page, name)
+
+
+def open_form(page: Any, link: str, url: str, name: str) -> None:
+    """Follow the link named ``link`` to the form at ``url`` (a glob) and check its page."""
+    page.get_by_role("link", name=link).click()
+    page.wait_for_url(url)
+    check_page(page, name)
+
+
+def accept_dialogs(page: Any, once: bool = False) -> list[str]:
+    """Accept every confirmation the page asks from now on (only the next one, with
+    ``once``); the questions, as asked."""
+    questions: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    (page.once if once else page.on)("dialog", accept)
+    return questions

@@ -6,50 +6,32 @@ screenshotted at both widths and checked with axe-core."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import ADMIN_PASSWORD, assert_accessible, screenshots, sign_in
-from tests.integration.delivery.test_stream import LiveServer
+from tests.e2e.conftest import check_page, open_form, screenshots, sign_in
+from tests.integration.conftest import unique
+from tests.integration.web.api import post_created, read
 
 Headers = dict[str, str]
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def api_login(dashboard: LiveServer) -> Headers:
-    answer = httpx.post(
-        f"{dashboard.base}/api/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def api_user(dashboard: LiveServer, headers: Headers, username: str) -> dict[str, Any]:
-    found = httpx.get(
-        f"{dashboard.base}/api/v1/users", params={"q": username}, headers=headers
-    ).json()["items"]
+def api_user(api: httpx.Client, admin: Headers, username: str) -> dict[str, Any]:
+    found = api.get("/api/v1/users", params={"q": username}, headers=admin).json()["items"]
     (user,) = [item for item in found if item["username"] == username]
     return dict(user)
 
 
-def test_creating_editing_and_deactivating_a_user(page: Any, dashboard: LiveServer) -> None:
-    headers = api_login(dashboard)
+def test_creating_editing_and_deactivating_a_user(
+    page: Any, api: httpx.Client, admin: Headers
+) -> None:
     sign_in(page)
     page.goto("/users")
     assert page.get_by_role("heading", name="Users", level=1).is_visible()
-    assert_accessible(page)
-    screenshots(page, "users-list")
+    check_page(page, "users-list")
 
-    page.get_by_role("link", name="New user").click()
-    page.wait_for_url("**/users/new")
-    assert_accessible(page)
-    screenshots(page, "users-new")
+    open_form(page, "New user", "**/users/new", "users-new")
     username = unique("ada")
     page.get_by_label("Username").fill("ada lovelace")
     page.get_by_label("E-mail").fill(f"{username}@example.com")
@@ -66,8 +48,7 @@ def test_creating_editing_and_deactivating_a_user(page: Any, dashboard: LiveServ
     assert "at least 8 characters" in page.locator("#f-password-error").inner_text()
     assert page.get_by_label("Full name (optional)").input_value() == "Ada Lovelace"
     assert page.get_by_label("experimenter").is_checked()
-    assert_accessible(page)
-    screenshots(page, "users-new-errors")
+    check_page(page, "users-new-errors")
 
     field.fill(username)
     page.get_by_label("Password", exact=True).fill("a long enough password")
@@ -75,15 +56,14 @@ def test_creating_editing_and_deactivating_a_user(page: Any, dashboard: LiveServ
     page.get_by_role("button", name="Create user").click()
     page.wait_for_url("**/users/*?done=created")
     assert "User created." in page.get_by_role("status").inner_text()
-    assert api_user(dashboard, headers, username)["roles"] == ["experimenter"]
-    assert_accessible(page)
-    screenshots(page, "users-detail")
+    assert api_user(api, admin, username)["roles"] == ["experimenter"]
+    check_page(page, "users-detail")
 
     page.get_by_label("experimenter").uncheck()
     page.get_by_label("viewer").check()
     page.get_by_role("button", name="Save changes").click()
     page.wait_for_url("**?done=saved")
-    assert api_user(dashboard, headers, username)["roles"] == ["viewer"]
+    assert api_user(api, admin, username)["roles"] == ["viewer"]
 
     questions: list[str] = []
 
@@ -94,24 +74,22 @@ def test_creating_editing_and_deactivating_a_user(page: Any, dashboard: LiveServ
     page.on("dialog", answer)
     deactivate = page.get_by_role("button", name=f"Deactivate {username}")
     deactivate.click()  # dismissed: nothing happens
-    assert api_user(dashboard, headers, username)["is_active"] is True
+    assert api_user(api, admin, username)["is_active"] is True
     deactivate.click()
     page.wait_for_url("**?done=deactivated")
     assert questions[0].startswith(f"Deactivate {username}?")
-    assert api_user(dashboard, headers, username)["is_active"] is False
+    assert api_user(api, admin, username)["is_active"] is False
     assert page.get_by_role("button", name=f"Reactivate {username}").is_visible()
     screenshots(page, "users-deactivated")
 
 
 def test_a_custom_role_is_ticked_in_the_grid_with_the_keyboard(
-    page: Any, dashboard: LiveServer
+    page: Any, api: httpx.Client, admin: Headers
 ) -> None:
-    headers = api_login(dashboard)
     sign_in(page)
     page.goto("/roles")
     assert page.get_by_role("link", name="admin", exact=True).is_visible()
-    assert_accessible(page)
-    screenshots(page, "roles-list")
+    check_page(page, "roles-list")
 
     page.get_by_role("link", name="New role").click()
     page.wait_for_url("**/roles/new")
@@ -126,51 +104,43 @@ def test_a_custom_role_is_ticked_in_the_grid_with_the_keyboard(
     page.keyboard.press("Space")
     assert page.get_by_label("Experiments: create").is_checked()
     page.get_by_label("Metrics: update").check()
-    assert_accessible(page)
-    screenshots(page, "roles-new")
+    check_page(page, "roles-new")
     page.get_by_role("button", name="Create role").click()
     page.wait_for_url("**/roles/*?done=created")
     role_id = page.url.split("/roles/")[1].split("?")[0]
-    read = httpx.get(f"{dashboard.base}/api/v1/roles/{role_id}", headers=headers).json()
-    assert read["permissions"] == ["experiment:create", "experiment:read", "metric:update"]
-    assert_accessible(page)
-    screenshots(page, "roles-detail")
+    stored = read(api, admin, f"/api/v1/roles/{role_id}")
+    assert stored["permissions"] == ["experiment:create", "experiment:read", "metric:update"]
+    check_page(page, "roles-detail")
 
     page.goto("/roles")
     page.get_by_role("link", name="viewer", exact=True).click()
     assert page.get_by_role("heading", name="Role viewer").is_visible()
     assert not page.get_by_role("button", name="Save changes").count()
-    assert_accessible(page)
-    screenshots(page, "roles-built-in")
+    check_page(page, "roles-built-in")
 
 
 def test_the_audit_log_is_filtered_and_shows_a_change_before_and_after(
-    page: Any, dashboard: LiveServer
+    page: Any, api: httpx.Client, admin: Headers
 ) -> None:
-    headers = api_login(dashboard)
-    made = httpx.post(
-        f"{dashboard.base}/api/v1/roles",
-        json={"name": unique("auditors"), "permissions": ["audit_log:read"]},
-        headers=headers,
-    ).json()
-    changed = httpx.patch(
-        f"{dashboard.base}/api/v1/roles/{made['id']}",
+    made = post_created(
+        api, admin, "/api/v1/roles", {"name": unique("auditors"), "permissions": ["audit_log:read"]}
+    )
+    changed = api.patch(
+        f"/api/v1/roles/{made['id']}",
         json={"description": "Read the log", "permissions": ["audit_log:read", "user:read"]},
-        headers={**headers, "If-Match": f'"{made["version"]}"'},
+        headers={**admin, "If-Match": f'"{made["version"]}"'},
     )
     assert changed.status_code == 200, changed.text
     sign_in(page)
     page.goto("/audit")
-    assert_accessible(page)
-    screenshots(page, "audit-list")
+    check_page(page, "audit-list")
     page.get_by_label("Resource type").select_option("role")
     page.get_by_label("Action").select_option("update")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/audit?*resource_type=role*")
     row = page.get_by_role("row").filter(has_text=made["name"])
     assert "description, permissions" in row.inner_text()
-    assert_accessible(page)
-    screenshots(page, "audit-filtered")
+    check_page(page, "audit-filtered")
     row.get_by_role("link").first.click()
     page.wait_for_url("**/audit/*")
     assert "2 of 3 fields changed" in page.get_by_text("fields changed").inner_text()
@@ -179,25 +149,20 @@ def test_the_audit_log_is_filtered_and_shows_a_change_before_and_after(
         "description",
         "permissions",
     ]
-    assert_accessible(page)
-    screenshots(page, "audit-entry")
+    check_page(page, "audit-entry")
 
 
-def test_the_power_calculator_answers_and_shows_errors_next_to_fields(
-    page: Any, dashboard: LiveServer
-) -> None:
+def test_the_power_calculator_answers_and_shows_errors_next_to_fields(page: Any) -> None:
     sign_in(page)
     page.goto("/power")
-    assert_accessible(page)
-    screenshots(page, "power-empty")
+    check_page(page, "power-empty")
     page.get_by_label("Baseline", exact=True).fill("1.5")
     page.get_by_label("Minimum detectable effect").fill("0.02")
     page.get_by_role("button", name="Calculate").click()
     baseline = page.get_by_label("Baseline", exact=True)
     assert baseline.get_attribute("aria-invalid") == "true"
     assert "between 0 and 1" in page.locator("#f-baseline-error").inner_text()
-    assert_accessible(page)
-    screenshots(page, "power-errors")
+    check_page(page, "power-errors")
     baseline.fill("0.1")
     page.get_by_label("Units a day, all variants").fill("1000")
     page.get_by_role("button", name="Calculate").click()
@@ -205,5 +170,4 @@ def test_the_power_calculator_answers_and_shows_errors_next_to_fields(
     # (statsmodels' samplesize_proportions_2indep_onetail gives 3,840.85).
     assert page.locator("#answer-n").inner_text() == "3,841"
     assert page.locator("#answer-days").inner_text() == "7.7"
-    assert_accessible(page)
-    screenshots(page, "power-answer")
+    check_page(page, "power-answer")

@@ -8,16 +8,18 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import assert_accessible, screenshots, sign_in
-from tests.e2e.test_flag_pages import (
-    accept_dialogs,
-    api_configure,
-    api_flag,
-    api_login,
-    api_state,
-    unique,
+from tests.e2e.conftest import accept_dialogs, check_page, sign_in
+from tests.integration.conftest import unique
+from tests.integration.web.api import (
+    configure_flag,
+    flag_state,
+    make_experiment,
+    make_flag,
+    make_user,
+    read_experiment,
 )
-from tests.integration.delivery.test_stream import LiveServer
+
+Headers = dict[str, str]
 
 VIEWER_PASSWORD = "viewer-password-for-the-browser"
 NONE = "\u2013"  # how a page shows a missing value (an en dash)
@@ -48,29 +50,12 @@ def _token(page: Any) -> str:
     return token
 
 
-def _experiment(dashboard: LiveServer, admin: dict[str, str]) -> str:
-    key = unique("exp")
-    answer = httpx.post(
-        f"{dashboard.base}/api/v1/experiments",
-        json={
-            "key": key,
-            "name": "Checkout button",
-            "variants": [
-                {"key": "control", "is_control": True, "weight": 0.5},
-                {"key": "green", "weight": 0.5},
-            ],
-        },
-        headers=admin,
-    )
-    assert answer.status_code == 201, answer.text
-    return key
-
-
-def test_switching_a_flag_off_changes_the_try_it_answer(page: Any, dashboard: LiveServer) -> None:
-    admin = api_login(dashboard)
-    key = api_flag(dashboard, admin)
-    api_configure(
-        dashboard,
+def test_switching_a_flag_off_changes_the_try_it_answer(
+    page: Any, api: httpx.Client, admin: Headers
+) -> None:
+    key = make_flag(api, admin)
+    configure_flag(
+        api,
         admin,
         key,
         "production",
@@ -86,8 +71,7 @@ def test_switching_a_flag_off_changes_the_try_it_answer(page: Any, dashboard: Li
     assert page.get_by_role("status").filter(has_text="Kill switch changed.").is_visible()
     page.get_by_label("Unit id (targeting key)").fill("user-1")
     assert _evaluate(page) == ("false", "DISABLED", NONE)
-    assert_accessible(page)
-    screenshots(page, "flags-switched-off-try")
+    check_page(page, "flags-switched-off-try")
     page.get_by_role("button", name=f"Turn on {key} in Production").click()
     page.get_by_role("button", name=f"Turn off {key} in Production").wait_for()
     page.get_by_label("Unit id (targeting key)").fill("user-1")
@@ -95,24 +79,20 @@ def test_switching_a_flag_off_changes_the_try_it_answer(page: Any, dashboard: Li
 
 
 def test_a_viewer_is_offered_no_edit_controls_and_a_forged_post_is_refused(
-    page: Any, dashboard: LiveServer
+    page: Any, api: httpx.Client, admin: Headers
 ) -> None:
-    admin = api_login(dashboard)
-    username = unique("viewer")
-    made = httpx.post(
-        f"{dashboard.base}/api/v1/users",
-        json={
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": VIEWER_PASSWORD,
-            "roles": ["viewer"],
-        },
-        headers=admin,
-    )
-    assert made.status_code == 201, made.text
-    key = api_flag(dashboard, admin)
-    api_configure(dashboard, admin, key, "production")
-    experiment = _experiment(dashboard, admin)
+    username = make_user(api, admin, VIEWER_PASSWORD, ["viewer"], prefix="viewer")["username"]
+    key = make_flag(api, admin)
+    configure_flag(api, admin, key, "production")
+    experiment = make_experiment(
+        api,
+        admin,
+        name="Checkout button",
+        variants=[
+            {"key": "control", "is_control": True, "weight": 0.5},
+            {"key": "green", "weight": 0.5},
+        ],
+    )["key"]
     sign_in(page, username, VIEWER_PASSWORD)
 
     page.goto(f"/flags?q={key}")
@@ -120,14 +100,12 @@ def test_a_viewer_is_offered_no_edit_controls_and_a_forged_post_is_refused(
     assert page.get_by_role("button", name="Turn off").count() == 0
     assert page.get_by_role("button", name="Turn on").count() == 0
     assert page.get_by_role("link", name="New flag").count() == 0
-    assert_accessible(page)
-    screenshots(page, "flags-list-viewer")
+    check_page(page, "flags-list-viewer")
     page.goto(f"/flags/{key}?environment=production")
     for name in ("Save rules", "Add override", "Add prerequisite", "Turn off"):
         assert page.get_by_role("button", name=name).count() == 0, name
     assert page.get_by_role("button", name="Evaluate").is_visible()
-    assert_accessible(page)
-    screenshots(page, "flags-detail-viewer")
+    check_page(page, "flags-detail-viewer")
 
     page.goto("/experiments")
     assert page.get_by_role("link", name="New experiment").count() == 0
@@ -136,7 +114,7 @@ def test_a_viewer_is_offered_no_edit_controls_and_a_forged_post_is_refused(
     assert page.locator("main form[method=post]").count() == 0
 
     token = _token(page)
-    state = api_state(dashboard, admin, key, "production")
+    state = flag_state(api, admin, key, "production")
     forged_switch = page.request.post(
         f"/flags/{key}/environments/production/switch",
         form={"csrf_token": token, "enabled": "false", "version": str(state["version"])},
@@ -149,18 +127,18 @@ def test_a_viewer_is_offered_no_edit_controls_and_a_forged_post_is_refused(
         max_redirects=0,
     )
     assert forged_start.status == 403
-    assert api_state(dashboard, admin, key, "production")["enabled"] is True
-    read = httpx.get(f"{dashboard.base}/api/v1/experiments/{experiment}", headers=admin)
-    assert read.json()["status"] == "draft"
+    assert flag_state(api, admin, key, "production")["enabled"] is True
+    assert read_experiment(api, admin, experiment)["status"] == "draft"
 
 
-def test_a_post_without_the_right_csrf_token_is_refused(page: Any, dashboard: LiveServer) -> None:
-    admin = api_login(dashboard)
-    key = api_flag(dashboard, admin)
-    api_configure(dashboard, admin, key, "production")
+def test_a_post_without_the_right_csrf_token_is_refused(
+    page: Any, api: httpx.Client, admin: Headers
+) -> None:
+    key = make_flag(api, admin)
+    configure_flag(api, admin, key, "production")
     sign_in(page)
     page.goto(f"/flags/{key}?environment=production")
-    version = str(api_state(dashboard, admin, key, "production")["version"])
+    version = str(flag_state(api, admin, key, "production")["version"])
     for form in (
         {"enabled": "false", "version": version},
         {"enabled": "false", "version": version, "csrf_token": "0" * 64},
@@ -178,8 +156,8 @@ def test_a_post_without_the_right_csrf_token_is_refused(page: Any, dashboard: Li
         max_redirects=0,
     )
     assert answer.status == 403
-    assert api_state(dashboard, admin, key, "production")["enabled"] is True
-    missing = httpx.get(f"{dashboard.base}/api/v1/flags/{created}", headers=admin)
+    assert flag_state(api, admin, key, "production")["enabled"] is True
+    missing = api.get(f"/api/v1/flags/{created}", headers=admin)
     assert missing.status_code == 404
     # The same post with the page's token goes through: the refusals were the token's.
     answer = page.request.post(
@@ -188,4 +166,4 @@ def test_a_post_without_the_right_csrf_token_is_refused(page: Any, dashboard: Li
         max_redirects=0,
     )
     assert answer.status == 303
-    assert api_state(dashboard, admin, key, "production")["enabled"] is False
+    assert flag_state(api, admin, key, "production")["enabled"] is False

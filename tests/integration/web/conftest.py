@@ -11,6 +11,11 @@ from fastapi.testclient import TestClient
 
 from tests.integration.conftest import PASSWORD
 
+Browser = Callable[[str | None], TestClient]
+"""The ``browser`` fixture: ``browser(username)`` is a client signed in as ``username``."""
+Headers = dict[str, str]
+MakeUser = Callable[..., str]
+
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

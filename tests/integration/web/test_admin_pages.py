@@ -14,10 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.conftest import unique
-from tests.integration.web.conftest import form_token
-
-Browser = Callable[[str | None], TestClient]
-Headers = dict[str, str]
+from tests.integration.web.api import make_metric, make_segment
+from tests.integration.web.conftest import Browser, Headers, form_token
 
 
 def _field_error(page: str, field: str) -> str:
@@ -38,9 +36,11 @@ def _kept(page: str, field: str) -> str:
     return html.unescape(match.group(1))
 
 
-def _post(client: TestClient, form_page: str, url: str, data: dict[str, str]) -> httpx.Response:
-    token = form_token(client.get(form_page).text)
-    return client.post(url, data={"csrf_token": token, **data})
+def _post(client: TestClient, url: str, data: dict[str, str]) -> httpx.Response:
+    """Post ``data`` to the form at ``url`` with the token its page carries."""
+    token = form_token(client.get(url).text)
+    answer: httpx.Response = client.post(url, data={"csrf_token": token, **data})
+    return answer
 
 
 def _version(page: str) -> str:
@@ -49,15 +49,12 @@ def _version(page: str) -> str:
     return match.group(1)
 
 
+def _edit_form(page: str, **fields: str) -> dict[str, str]:
+    """``fields`` with the token and the version the edit page ``page`` carries."""
+    return {"csrf_token": form_token(page), "version": _version(page), **fields}
+
+
 # -- segments ------------------------------------------------------------------------
-
-
-def _segment(client: TestClient, admin: Headers, **fields: object) -> str:
-    key = unique("seg")
-    body = {"key": key, "name": f"Segment {key}", **fields}
-    answer = client.post("/api/v1/segments", json=body, headers=admin)
-    assert answer.status_code == 201, answer.text
-    return key
 
 
 def test_a_segment_created_through_the_form_is_what_the_api_reads(
@@ -65,10 +62,10 @@ def test_a_segment_created_through_the_form_is_what_the_api_reads(
 ) -> None:
     page = browser(make_user("experimenter"))
     key = unique("seg")
-    answer = page.post(
+    answer = _post(
+        page,
         "/segments/-/new",
-        data={
-            "csrf_token": form_token(page.get("/segments/-/new").text),
+        {
             "key": key,
             "name": "German speakers",
             "description": "DE and AT",
@@ -99,10 +96,10 @@ def test_a_condition_the_engine_refuses_is_shown_next_to_the_field_with_what_was
     page = browser(make_user("experimenter"))
     key = unique("seg")
     typed = '{"$inSegment": "no-such-segment"}'
-    answer = page.post(
+    answer = _post(
+        page,
         "/segments/-/new",
-        data={
-            "csrf_token": form_token(page.get("/segments/-/new").text),
+        {
             "key": key,
             "name": "Broken",
             "conditions": typed,
@@ -114,10 +111,10 @@ def test_a_condition_the_engine_refuses_is_shown_next_to_the_field_with_what_was
     assert f'value="{key}"' in answer.text
     assert client.get(f"/api/v1/segments/{key}", headers=admin).status_code == 404
 
-    not_json = page.post(
+    not_json = _post(
+        page,
         "/segments/-/new",
-        data={
-            "csrf_token": form_token(page.get("/segments/-/new").text),
+        {
             "key": key,
             "name": "",
             "conditions": '{"country": ',
@@ -126,10 +123,10 @@ def test_a_condition_the_engine_refuses_is_shown_next_to_the_field_with_what_was
     assert not_json.status_code == 422
     assert _field_error(not_json.text, "conditions").startswith("not valid JSON")
     assert "at least 1 character" in _field_error(not_json.text, "name")
-    bad_key = page.post(
+    bad_key = _post(
+        page,
         "/segments/-/new",
-        data={
-            "csrf_token": form_token(page.get("/segments/-/new").text),
+        {
             "key": "1-starts-with-a-digit",
             "name": "x",
         },
@@ -141,16 +138,12 @@ def test_a_condition_the_engine_refuses_is_shown_next_to_the_field_with_what_was
 def test_editing_a_segment_saves_and_a_stale_form_overwrites_nothing(
     browser: Browser, client: TestClient, admin: Headers, make_user: Callable[..., str]
 ) -> None:
-    key = _segment(client, admin, conditions={"plan": "pro"})
+    key = make_segment(client, admin, conditions={"plan": "pro"})
     page = browser(make_user("experimenter"))
     detail = page.get(f"/segments/{key}").text
-    version = _version(detail)
-    fields = {
-        "csrf_token": form_token(detail),
-        "version": version,
-        "name": "Pro customers",
-        "conditions": '{"plan": {"$in": ["pro", "team"]}}',
-    }
+    fields = _edit_form(
+        detail, name="Pro customers", conditions='{"plan": {"$in": ["pro", "team"]}}'
+    )
     saved = page.post(f"/segments/{key}", data=fields)
     assert (saved.status_code, saved.headers["location"]) == (303, f"/segments/{key}?saved=updated")
     stored = client.get(f"/api/v1/segments/{key}", headers=admin).json()
@@ -165,13 +158,13 @@ def test_editing_a_segment_saves_and_a_stale_form_overwrites_nothing(
 def test_a_segment_in_use_is_not_deleted_and_the_page_says_by_whom(
     browser: Browser, client: TestClient, admin: Headers, make_user: Callable[..., str]
 ) -> None:
-    used = _segment(client, admin)
-    user = _segment(client, admin, conditions={"$inSegment": used})
+    used = make_segment(client, admin)
+    user = make_segment(client, admin, conditions={"$inSegment": used})
     page = browser(make_user("experimenter"))
     detail = page.get(f"/segments/{used}").text
     refused = page.post(
         f"/segments/{used}/delete",
-        data={"csrf_token": form_token(detail), "version": _version(detail)},
+        data=_edit_form(detail),
     )
     assert refused.status_code == 409
     assert f"segments ({user})" in html.unescape(refused.text)
@@ -179,7 +172,7 @@ def test_a_segment_in_use_is_not_deleted_and_the_page_says_by_whom(
     detail = page.get(f"/segments/{user}").text
     gone = page.post(
         f"/segments/{user}/delete",
-        data={"csrf_token": form_token(detail), "version": _version(detail)},
+        data=_edit_form(detail),
     )
     assert (gone.status_code, gone.headers["location"]) == (303, f"/segments?deleted={user}")
     assert client.get(f"/api/v1/segments/{user}", headers=admin).status_code == 404
@@ -210,7 +203,6 @@ def test_a_metric_created_and_edited_through_the_form_is_what_the_api_reads(
     created = _post(
         page,
         "/metric-definitions/-/new",
-        "/metric-definitions/-/new",
         _metric_form(
             key,
             value_path="order.total",
@@ -234,11 +226,7 @@ def test_a_metric_created_and_edited_through_the_form_is_what_the_api_reads(
     assert "order.total" in detail
     edited = page.post(
         f"/metric-definitions/{key}",
-        data={
-            "csrf_token": form_token(detail),
-            "version": _version(detail),
-            **_metric_form(key, direction="lower", tags="money", unit="EUR"),
-        },
+        data=_edit_form(detail, **_metric_form(key, direction="lower", tags="money", unit="EUR")),
     )
     assert edited.status_code == 303, edited.text
     stored = client.get(f"/api/v1/metrics/{key}", headers=admin).json()
@@ -258,7 +246,6 @@ def test_a_metric_the_api_refuses_shows_each_reason_next_to_its_field(
     answer = _post(
         page,
         "/metric-definitions/-/new",
-        "/metric-definitions/-/new",
         _metric_form(key, type="ratio", capping="absolute"),
     )
     assert answer.status_code == 422
@@ -270,7 +257,6 @@ def test_a_metric_the_api_refuses_shows_each_reason_next_to_its_field(
 
     typed = _post(
         page,
-        "/metric-definitions/-/new",
         "/metric-definitions/-/new",
         _metric_form(key, minimum_sample_size="many", percentile="2", direction="sideways"),
     )
@@ -289,10 +275,16 @@ def test_a_metric_list_filters_by_type_and_shows_archived_metrics_apart(
     keys = {}
     for kind, archived in (("conversion", False), ("count", False), ("count", True)):
         key = unique(kind)
-        body = {"key": key, "name": key, "event_name": "e", "type": kind, "tags": [tag]}
-        answer = client.post("/api/v1/metrics", json={**body, "archived": archived}, headers=admin)
-        assert answer.status_code == 201, answer.text
-        keys[(kind, archived)] = key
+        keys[(kind, archived)] = make_metric(
+            client,
+            admin,
+            key=key,
+            name=key,
+            event_name="e",
+            type=kind,
+            tags=[tag],
+            archived=archived,
+        )
     page = browser(make_user("viewer"))
     counts = page.get("/metric-definitions", params={"type": "count", "q": ""}).text
     assert keys[("count", False)] in counts
@@ -314,34 +306,27 @@ def test_an_environment_is_created_edited_and_deleted_through_its_pages(
     created = _post(
         page,
         "/environments/-/new",
-        "/environments/-/new",
         {"key": key, "name": "QA", "description": "", "sort_order": "40"},
     )
     assert created.status_code == 303, created.text
     stored = client.get(f"/api/v1/environments/{key}", headers=admin).json()
     assert (stored["name"], stored["sort_order"], stored["description"]) == ("QA", 40, None)
-    duplicate = _post(
-        page, "/environments/-/new", "/environments/-/new", {"key": key, "name": "Again"}
-    )
+    duplicate = _post(page, "/environments/-/new", {"key": key, "name": "Again"})
     assert duplicate.status_code == 409
     assert "exists" in _field_error(duplicate.text, "key")
 
     detail = page.get(f"/environments/{key}").text
     no_position = page.post(
         f"/environments/{key}",
-        data={"csrf_token": form_token(detail), "version": _version(detail), "name": "QA"},
+        data=_edit_form(detail, name="QA"),
     )
     assert no_position.status_code == 422
     assert "cannot be null" in _field_error(no_position.text, "sort_order")
     edited = page.post(
         f"/environments/{key}",
-        data={
-            "csrf_token": form_token(detail),
-            "version": _version(detail),
-            "name": "Quality assurance",
-            "description": "Manual testing",
-            "sort_order": "41",
-        },
+        data=_edit_form(
+            detail, name="Quality assurance", description="Manual testing", sort_order="41"
+        ),
     )
     assert edited.status_code == 303, edited.text
     stored = client.get(f"/api/v1/environments/{key}", headers=admin).json()
@@ -362,7 +347,7 @@ def test_an_environment_is_created_edited_and_deleted_through_its_pages(
     detail = page.get(f"/environments/{key}").text
     refused = page.post(
         f"/environments/{key}/delete",
-        data={"csrf_token": form_token(detail), "version": _version(detail)},
+        data=_edit_form(detail),
     )
     assert refused.status_code == 409
     assert "API keys (blocker)" in html.unescape(refused.text)
@@ -384,7 +369,7 @@ def test_an_unused_environment_is_deleted(
     detail = page.get(f"/environments/{key}").text
     gone = page.post(
         f"/environments/{key}/delete",
-        data={"csrf_token": form_token(detail), "version": _version(detail)},
+        data=_edit_form(detail),
     )
     assert (gone.status_code, gone.headers["location"]) == (303, f"/environments?deleted={key}")
     assert client.get(f"/api/v1/environments/{key}", headers=admin).status_code == 404
@@ -398,9 +383,7 @@ def test_a_new_keys_secret_is_shown_once_works_and_is_never_shown_again(
 ) -> None:
     page = browser(make_user("admin"))
     name = unique("ci key")
-    created = _post(
-        page, "/api-keys/new", "/api-keys/new", {"name": name, "kind": "admin", "environment": ""}
-    )
+    created = _post(page, "/api-keys/new", {"name": name, "kind": "admin", "environment": ""})
     assert created.status_code == 201, created.text
     text = created.text
     assert "only time it is shown" in text
@@ -437,7 +420,7 @@ def test_a_key_the_api_refuses_shows_the_reason_next_to_its_field(
             "not a date",
         ),
     ):
-        answer = _post(page, "/api-keys/new", "/api-keys/new", {"name": "refused", **data})
+        answer = _post(page, "/api-keys/new", {"name": "refused", **data})
         assert answer.status_code == 422, (data, answer.text)
         assert reason in _field_error(answer.text, field), data
         assert "only time it is shown" not in answer.text
@@ -494,7 +477,7 @@ def test_a_viewer_reads_but_is_offered_no_edit_and_a_forged_post_is_refused(
 def test_a_viewer_sees_a_segment_and_a_metric_without_their_forms(
     browser: Browser, client: TestClient, admin: Headers, make_user: Callable[..., str]
 ) -> None:
-    segment = _segment(client, admin, conditions={"plan": "pro"})
+    segment = make_segment(client, admin, conditions={"plan": "pro"})
     metric = unique("m")
     client.post(
         "/api/v1/metrics",

@@ -11,12 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.integration.conftest import PASSWORD
-from tests.integration.web.conftest import form_token
-
-Browser = Callable[[str | None], TestClient]
+from tests.integration.web.conftest import Browser, form_token
 
 
 def test_a_visitor_is_sent_to_the_login_page_and_back(

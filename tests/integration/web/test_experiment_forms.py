@@ -18,10 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.conftest import unique
-from tests.integration.web.conftest import form_token
-
-Browser = Callable[[str | None], TestClient]
-Headers = dict[str, str]
+from tests.integration.web.api import (
+    make_experiment,
+    make_metric,
+    make_segment,
+    read_experiment,
+    start_experiment,
+)
+from tests.integration.web.conftest import Browser, Headers, form_token
 
 
 class _FormReader(HTMLParser):
@@ -92,50 +96,28 @@ def field_error(page: str, input_id: str) -> str:
     return html.unescape(found.group(1))
 
 
-def make_metric(client: TestClient, admin: Headers) -> str:
-    key = unique("m")
-    answer = client.post(
-        "/api/v1/metrics",
-        json={"key": key, "name": f"Metric {key}", "event_name": "purchase", "type": "conversion"},
-        headers=admin,
-    )
-    assert answer.status_code == 201, answer.text
-    return key
-
-
-def make_segment(client: TestClient, admin: Headers) -> str:
-    key = unique("seg")
-    answer = client.post(
-        "/api/v1/segments",
-        json={"key": key, "name": f"Segment {key}", "conditions": {"plan": "pro"}},
-        headers=admin,
-    )
-    assert answer.status_code == 201, answer.text
-    return key
-
-
-def api_create(client: TestClient, admin: Headers, metric: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "key": unique("exp"),
-        "name": "Checkout button",
-        "variants": [
+def api_create(client: TestClient, admin: Headers, **fields: Any) -> dict[str, Any]:
+    """A draft "Checkout button" experiment, control against green, with a new
+    conversion metric as its primary metric."""
+    return make_experiment(
+        client,
+        admin,
+        name="Checkout button",
+        variants=[
             {"key": "control", "is_control": True, "weight": 0.5},
             {"key": "green", "weight": 0.5, "system_prompt": "Be brief."},
         ],
-        "metrics": [{"metric": metric, "role": "primary"}],
+        metrics=[{"metric": make_metric(client, admin), "role": "primary"}],
         **fields,
-    }
-    answer = client.post("/api/v1/experiments", json=body, headers=admin)
-    assert answer.status_code == 201, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
+    )
 
 
-def api_read(client: TestClient, admin: Headers, key: str) -> dict[str, Any]:
-    answer = client.get(f"/api/v1/experiments/{key}", headers=admin)
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
+def api_running(client: TestClient, admin: Headers) -> str:
+    """An :func:`api_create` experiment, started; its key."""
+    created = api_create(client, admin)
+    start_experiment(client, admin, created)
+    key: str = created["key"]
+    return key
 
 
 @pytest.fixture
@@ -147,7 +129,7 @@ def test_creating_through_the_form_stores_what_the_api_reads(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
     metric, guardrail = make_metric(client, admin), make_metric(client, admin)
-    segment = make_segment(client, admin)
+    segment = make_segment(client, admin, conditions={"plan": "pro"})
     page = experimenter_page.get("/experiments/new")
     assert page.status_code == 200
     assert '<label for="variant-1-system_prompt">System prompt</label>' in page.text
@@ -187,7 +169,7 @@ def test_creating_through_the_form_stores_what_the_api_reads(
     answer = experimenter_page.post("/experiments/new", data=fields)
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"].startswith(f"/experiments/{key}?notice=")
-    stored = api_read(client, admin, key)
+    stored = read_experiment(client, admin, key)
     assert stored["status"] == "draft"
     assert stored["environment"] == "production"
     assert stored["tags"] == ["bot", "greeting"]
@@ -260,19 +242,19 @@ def test_service_errors_name_the_row_they_concern_when_blank_rows_are_dropped(
 def test_a_duplicate_key_is_refused_next_to_the_key(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    taken = api_create(client, admin, make_metric(client, admin))["key"]
+    taken = api_create(client, admin)["key"]
     fields = form_fields(experimenter_page.get("/experiments/new").text, "/experiments/new")
     fields.update({"key": taken, "name": "Another"})
     refused = experimenter_page.post("/experiments/new", data=fields)
     assert refused.status_code == 409
     assert "exists" in field_error(refused.text, "key")
-    assert api_read(client, admin, taken)["name"] == "Checkout button"
+    assert read_experiment(client, admin, taken)["name"] == "Checkout button"
 
 
 def test_an_edit_saves_what_changed_and_a_stale_edit_overwrites_nothing(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    created = api_create(client, admin, make_metric(client, admin), description="Before.")
+    created = api_create(client, admin, description="Before.")
     key = created["key"]
     action = f"/experiments/{key}/edit"
     page = experimenter_page.get(action)
@@ -282,7 +264,7 @@ def test_an_edit_saves_what_changed_and_a_stale_edit_overwrites_nothing(
     assert loaded["variant-1-system_prompt"] == "Be brief."
     saved = experimenter_page.post(action, data={**loaded, "name": "Checkout, take two"})
     assert saved.status_code == 303, saved.text
-    after = api_read(client, admin, key)
+    after = read_experiment(client, admin, key)
     assert after["name"] == "Checkout, take two"
     assert after["description"] == "Before."
     assert after["variants"] == created["variants"]  # untouched rows are not rewritten
@@ -292,24 +274,18 @@ def test_an_edit_saves_what_changed_and_a_stale_edit_overwrites_nothing(
     assert stale.status_code == 412
     assert "Someone else changed this experiment" in stale.text
     assert form_fields(stale.text, action)["description"] == "Mine."
-    assert api_read(client, admin, key)["description"] == "Before."
+    assert read_experiment(client, admin, key)["description"] == "Before."
 
 
 def test_a_running_experiment_keeps_its_bucketing_fields(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    created = api_create(client, admin, make_metric(client, admin))
-    key = created["key"]
-    started = client.post(
-        f"/api/v1/experiments/{key}/start",
-        headers={**admin, "If-Match": f'"{created["version"]}"'},
-    )
-    assert started.status_code == 200, started.text
+    key = api_running(client, admin)
     action = f"/experiments/{key}/edit"
     loaded = form_fields(experimenter_page.get(action).text, action)
     saved = experimenter_page.post(action, data={**loaded, "hypothesis": "Green sells."})
     assert saved.status_code == 303, saved.text  # unchanged frozen fields are not sent
-    assert api_read(client, admin, key)["hypothesis"] == "Green sells."
+    assert read_experiment(client, admin, key)["hypothesis"] == "Green sells."
 
     loaded = form_fields(experimenter_page.get(action).text, action)
     refused = experimenter_page.post(
@@ -318,24 +294,24 @@ def test_a_running_experiment_keeps_its_bucketing_fields(
     assert refused.status_code == 409
     assert "cannot be changed while the experiment is running" in field_error(refused.text, "layer")
     assert "cannot change a variant key" in field_error(refused.text, "variant-1-key")
-    assert api_read(client, admin, key)["layer"] is None
+    assert read_experiment(client, admin, key)["layer"] is None
 
 
 def test_lifecycle_actions_move_the_status_and_refuse_what_it_does_not_allow(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    key = api_create(client, admin, make_metric(client, admin))["key"]
+    key = api_create(client, admin)["key"]
     confirm = experimenter_page.get(f"/experiments/{key}/start")
     assert confirm.status_code == 200
     fields = form_fields(confirm.text, f"/experiments/{key}/start")
     started = experimenter_page.post(f"/experiments/{key}/start", data=fields)
     assert started.status_code == 303
     assert started.headers["location"].startswith(f"/experiments/{key}?notice=")
-    assert api_read(client, admin, key)["status"] == "running"
+    assert read_experiment(client, admin, key)["status"] == "running"
 
     stale = experimenter_page.post(f"/experiments/{key}/pause", data=fields)  # old version
     assert stale.status_code == 412
-    assert api_read(client, admin, key)["status"] == "running"
+    assert read_experiment(client, admin, key)["status"] == "running"
 
     token = form_token(confirm.text)
     illegal = experimenter_page.post(f"/experiments/{key}/archive", data={"csrf_token": token})
@@ -344,7 +320,7 @@ def test_lifecycle_actions_move_the_status_and_refuse_what_it_does_not_allow(
 
     paused = experimenter_page.post(f"/experiments/{key}/pause", data={"csrf_token": token})
     assert paused.status_code == 303
-    assert api_read(client, admin, key)["status"] == "paused"
+    assert read_experiment(client, admin, key)["status"] == "paused"
 
     page = experimenter_page.get(f"/experiments/{key}/complete")
     assert '<option value="green">' in page.text
@@ -356,36 +332,26 @@ def test_lifecycle_actions_move_the_status_and_refuse_what_it_does_not_allow(
         f"/experiments/{key}/complete", data={**fields, "winner": "green"}
     )
     assert completed.status_code == 303
-    stored = api_read(client, admin, key)
+    stored = read_experiment(client, admin, key)
     assert (stored["status"], stored["winner"]) == ("completed", "green")
 
 
 def test_starting_an_experiment_that_breaks_the_start_rules_says_why(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    answer = client.post(
-        "/api/v1/experiments",
-        json={"key": unique("exp"), "name": "Lonely", "variants": [{"key": "only"}]},
-        headers=admin,
-    )
-    key = answer.json()["key"]
+    key = make_experiment(client, admin, name="Lonely", variants=[{"key": "only"}])["key"]
     token = form_token(experimenter_page.get(f"/experiments/{key}/start").text)
     refused = experimenter_page.post(f"/experiments/{key}/start", data={"csrf_token": token})
     assert refused.status_code == 422
     assert "needs at least two variants" in refused.text
     assert "needs a primary metric" in refused.text
-    assert api_read(client, admin, key)["status"] == "draft"
+    assert read_experiment(client, admin, key)["status"] == "draft"
 
 
 def test_refresh_runs_the_analysis_through_the_service(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    created = api_create(client, admin, make_metric(client, admin))
-    key = created["key"]
-    client.post(
-        f"/api/v1/experiments/{key}/start",
-        headers={**admin, "If-Match": f'"{created["version"]}"'},
-    )
+    key = api_running(client, admin)
     token = form_token(experimenter_page.get(f"/experiments/{key}/pause").text)
     answer = experimenter_page.post(f"/experiments/{key}/refresh", data={"csrf_token": token})
     assert answer.status_code == 303
@@ -397,7 +363,7 @@ def test_refresh_runs_the_analysis_through_the_service(
 def test_a_viewer_is_offered_no_form_and_a_forged_post_is_refused(
     browser: Browser, make_user: Callable[..., str], client: TestClient, admin: Headers
 ) -> None:
-    key = api_create(client, admin, make_metric(client, admin))["key"]
+    key = api_create(client, admin)["key"]
     viewer = browser(make_user("viewer"))
     for path in ("/experiments/new", f"/experiments/{key}/edit", f"/experiments/{key}/start"):
         refused = viewer.get(path)
@@ -412,7 +378,7 @@ def test_a_viewer_is_offered_no_form_and_a_forged_post_is_refused(
     }
     for path, data in posts.items():
         assert viewer.post(path, data={"csrf_token": token, **data}).status_code == 403, path
-    stored = api_read(client, admin, key)
+    stored = read_experiment(client, admin, key)
     assert (stored["name"], stored["status"]) == ("Checkout button", "draft")
     runs = client.get(f"/api/v1/experiments/{key}/analyses", headers=admin).json()["items"]
     assert runs == []
@@ -421,7 +387,7 @@ def test_a_viewer_is_offered_no_form_and_a_forged_post_is_refused(
 def test_posts_without_the_form_token_are_refused(
     experimenter_page: TestClient, client: TestClient, admin: Headers
 ) -> None:
-    key = api_create(client, admin, make_metric(client, admin))["key"]
+    key = api_create(client, admin)["key"]
     for path in (
         "/experiments/new",
         f"/experiments/{key}/edit",
@@ -432,4 +398,4 @@ def test_posts_without_the_form_token_are_refused(
             answer = experimenter_page.post(path, data={"name": "Forged", **token})
             assert answer.status_code == 403, path
             assert "csrf_token" in answer.text
-    assert api_read(client, admin, key)["status"] == "draft"
+    assert read_experiment(client, admin, key)["status"] == "draft"

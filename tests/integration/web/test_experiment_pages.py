@@ -21,39 +21,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.integration.conftest import unique
 from tests.integration.delivery.test_evaluate_api import sdk_key
-from tests.integration.web.conftest import form_token
+from tests.integration.web.api import make_experiment, make_metric, start_experiment
+from tests.integration.web.conftest import Browser, Headers, form_token
 from verdict.server.models import Experiment, ExperimentPhase
 
-Browser = Callable[[str | None], TestClient]
-Headers = dict[str, str]
 DAYS_BACK = 3
 
 
-def make_metric(client: TestClient, admin: Headers, **fields: Any) -> str:
-    key = unique("m")
-    body = {"key": key, "name": f"Metric {key}", **fields}
-    response = client.post("/api/v1/metrics", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return key
-
-
 def create(client: TestClient, admin: Headers, **fields: Any) -> dict[str, Any]:
-    key = fields.pop("key", None) or unique("exp")
-    body = {"key": key, "name": f"Experiment {key}", "environment": "production", **fields}
-    created = client.post("/api/v1/experiments", json=body, headers=admin)
-    assert created.status_code == 201, created.text
-    answer: dict[str, Any] = created.json()
-    return answer
-
-
-def start(client: TestClient, admin: Headers, experiment: dict[str, Any]) -> None:
-    started = client.post(
-        f"/api/v1/experiments/{experiment['key']}/start",
-        headers={**admin, "If-Match": f'"{experiment["version"]}"'},
-    )
-    assert started.status_code == 200, started.text
+    """A draft experiment in production."""
+    return make_experiment(client, admin, environment="production", **fields)
 
 
 def backdate(client: TestClient, key: str, days: int) -> dt.datetime:
@@ -113,6 +91,46 @@ def feed(
     assert answer.status_code == 200, answer.text
 
 
+def start_and_feed(
+    client: TestClient,
+    admin: Headers,
+    server: Headers,
+    experiment: dict[str, Any],
+    plan: dict[str, tuple[int, dict[str, int]]],
+) -> None:
+    """Start ``experiment``, move its start ``DAYS_BACK`` days back and :func:`feed` it
+    ``plan`` over those days."""
+    start_experiment(client, admin, experiment)
+    since = backdate(client, experiment["key"], DAYS_BACK)
+    client.app.state.snapshots.invalidate(None)  # type: ignore[attr-defined]
+    feed(client, experiment["key"], server, since, plan)
+
+
+def fed_control_and_b(
+    client: TestClient,
+    admin: Headers,
+    server: Headers,
+    primary: str,
+    plan: dict[str, tuple[int, dict[str, int]]],
+    **fields: Any,
+) -> dict[str, Any]:
+    """An experiment of "control" against "b", half each, on the ``primary`` metric,
+    started and fed ``plan`` (see :func:`start_and_feed`); as the API created it."""
+    made = create(
+        client,
+        admin,
+        cuped_days=None,
+        variants=[
+            {"key": "control", "is_control": True, "weight": 0.5},
+            {"key": "b", "weight": 0.5},
+        ],
+        metrics=[{"metric": primary, "role": "primary"}],
+        **fields,
+    )
+    start_and_feed(client, admin, server, made, plan)
+    return made
+
+
 def analyse(client: TestClient, admin: Headers, key: str) -> dict[str, Any]:
     run = client.post(f"/api/v1/experiments/{key}/analyses", headers=admin)
     assert run.status_code == 200, run.text
@@ -143,17 +161,15 @@ def server(client: TestClient, admin: Headers) -> Headers:
 @pytest.fixture(scope="module")
 def primary(client: TestClient, admin: Headers) -> str:
     """A conversion metric experiments can start with."""
-    return make_metric(client, admin, event_name="purchase", type="conversion")
+    return make_metric(client, admin)
 
 
 @pytest.fixture(scope="module")
 def analysed(client: TestClient, admin: Headers, server: Headers) -> dict[str, Any]:
     """A bot-response test with a primary conversion metric and a guardrail, three days
     of exposures, warm converting at 30 % against control's 15 %."""
-    signup = make_metric(client, admin, event_name="signup", type="conversion")
-    failure = make_metric(
-        client, admin, event_name="bot_error", type="conversion", lower_is_better=True
-    )
+    signup = make_metric(client, admin, event_name="signup")
+    failure = make_metric(client, admin, event_name="bot_error", lower_is_better=True)
     experiment = create(
         client,
         admin,
@@ -191,14 +207,11 @@ def analysed(client: TestClient, admin: Headers, server: Headers) -> dict[str, A
             {"metric": failure, "role": "guardrail", "non_inferiority_margin": 0.5},
         ],
     )
-    start(client, admin, experiment)
-    since = backdate(client, experiment["key"], DAYS_BACK)
-    client.app.state.snapshots.invalidate(None)  # type: ignore[attr-defined]
-    feed(
+    start_and_feed(
         client,
-        experiment["key"],
+        admin,
         server,
-        since,
+        experiment,
         {
             "control": (200, {"signup": 30, "bot_error": 10}),
             "warm": (200, {"signup": 60, "bot_error": 10}),
@@ -214,7 +227,7 @@ def row(results: dict[str, Any], metric: str, variant: str) -> dict[str, Any]:
         for r in results["results"]
         if r["metric"] == metric and r["variant"] == variant and not r["cuped"]
     ]
-    return found
+    return dict(found)
 
 
 def table_rows(page: str, caption: str) -> list[list[str]]:
@@ -232,6 +245,16 @@ def table_rows(page: str, caption: str) -> list[list[str]]:
 
 def percent(value: float, digits: int = 1, signed: bool = False) -> str:
     return f"{value * 100:{'+' if signed else ''}.{digits}f} %"
+
+
+def points(value: float) -> str:
+    return f"{value * 100:+.2f} pp"
+
+
+def interval(show: Callable[[float], str], found: dict[str, Any], value: str, ci: str) -> str:
+    """``found[value]`` and its interval ``found[ci + "lower"]`` to ``found[ci + "upper"]``,
+    each shown by ``show``, as the results table writes them."""
+    return f"{show(found[value])} [{show(found[ci + 'lower'])}, {show(found[ci + 'upper'])}]"
 
 
 # --- The list -------------------------------------------------------------------------
@@ -280,7 +303,7 @@ def test_the_list_filters_by_status_and_type_and_searches_key_and_name(
         ],
         metrics=[{"metric": primary, "role": "primary"}],
     )
-    start(client, admin, split)
+    start_experiment(client, admin, split)
     reader = browser(make_user("viewer"))
 
     def keys(**params: str) -> set[str]:
@@ -350,27 +373,12 @@ def test_the_results_table_shows_what_the_api_reads(
     rows = table_rows(page.text, f"Metric {signup}")
     assert [r[0] for r in rows] == ["control control", "warm"]
     control, warm = row(results, signup, "control"), row(results, signup, "warm")
-    assert rows[0][1:4] == [
-        "200",
-        "30",
-        f"{percent(control['mean'], 2)} [{percent(control['ci_lower'], 2)}, "
-        f"{percent(control['ci_upper'], 2)}]",
-    ]
-    assert rows[1][1:4] == [
-        "200",
-        "60",
-        f"{percent(warm['mean'], 2)} [{percent(warm['ci_lower'], 2)}, "
-        f"{percent(warm['ci_upper'], 2)}]",
-    ]
-    points = lambda v: f"{v * 100:+.2f} pp"  # noqa: E731
-    assert rows[1][4] == (
-        f"{points(warm['absolute_lift'])} [{points(warm['absolute_ci_lower'])}, "
-        f"{points(warm['absolute_ci_upper'])}]"
-    )
-    assert rows[1][5] == (
-        f"{percent(warm['relative_lift'], 1, True)} [{percent(warm['lift_ci_lower'], 1, True)}, "
-        f"{percent(warm['lift_ci_upper'], 1, True)}]"
-    )
+    mean = lambda v: percent(v, 2)  # noqa: E731
+    assert rows[0][1:4] == ["200", "30", interval(mean, control, "mean", "ci_")]
+    assert rows[1][1:4] == ["200", "60", interval(mean, warm, "mean", "ci_")]
+    assert rows[1][4] == interval(points, warm, "absolute_lift", "absolute_ci_")
+    lift = lambda v: percent(v, 1, True)  # noqa: E731
+    assert rows[1][5] == interval(lift, warm, "relative_lift", "lift_ci_")
     assert warm["p_value"] < 0.001
     assert rows[1][6] == "< 0.001"
     assert rows[1][7] == percent(warm["statistical_power"], 0)
@@ -580,24 +588,11 @@ def test_a_sample_ratio_mismatch_shows_a_banner_and_the_invalid_verdict(
     server: Headers,
     primary: str,
 ) -> None:
-    made = create(
+    made = fed_control_and_b(
         client,
         admin,
-        cuped_days=None,
-        variants=[
-            {"key": "control", "is_control": True, "weight": 0.5},
-            {"key": "b", "weight": 0.5},
-        ],
-        metrics=[{"metric": primary, "role": "primary"}],
-    )
-    start(client, admin, made)
-    since = backdate(client, made["key"], DAYS_BACK)
-    client.app.state.snapshots.invalidate(None)  # type: ignore[attr-defined]
-    feed(
-        client,
-        made["key"],
         server,
-        since,
+        primary,
         {"control": (300, {"purchase": 30}), "b": (150, {"purchase": 15})},
     )
     run = analyse(client, admin, made["key"])["run"]
@@ -628,7 +623,7 @@ def test_the_run_status_partial_polls_while_an_analysis_runs_then_reloads(
         variants=[{"key": "control", "is_control": True}, {"key": "b"}],
         metrics=[{"metric": primary, "role": "primary"}],
     )
-    start(client, admin, made)
+    start_experiment(client, admin, made)
     app = client.app
     reader = browser(make_user("viewer"))
     path = f"/experiments/{made['key']}/run-status"
@@ -661,23 +656,13 @@ def test_a_bayesian_analysis_shows_chance_to_win_and_expected_loss(
     server: Headers,
     primary: str,
 ) -> None:
-    made = create(
+    made = fed_control_and_b(
         client,
         admin,
-        analysis_method="bayesian",
-        cuped_days=None,
-        variants=[{"key": "control", "is_control": True}, {"key": "b"}],
-        metrics=[{"metric": primary, "role": "primary"}],
-    )
-    start(client, admin, made)
-    since = backdate(client, made["key"], DAYS_BACK)
-    client.app.state.snapshots.invalidate(None)  # type: ignore[attr-defined]
-    feed(
-        client,
-        made["key"],
         server,
-        since,
+        primary,
         {"control": (200, {"purchase": 40}), "b": (200, {"purchase": 20})},
+        analysis_method="bayesian",
     )
     treated = row(analyse(client, admin, made["key"]), primary, "b")
     page = browser(make_user("viewer")).get(f"/experiments/{made['key']}")

@@ -14,46 +14,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.integration.conftest import unique
-from tests.integration.web.conftest import form_token
+from tests.integration.delivery.test_evaluate_api import sdk_key
+from tests.integration.web.api import (
+    BLUE_OR_GREEN,
+    FLAGS,
+    configure_flag,
+    flag_state,
+    make_flag,
+)
+from tests.integration.web.conftest import Browser, Headers, form_token
 
-Browser = Callable[[str | None], TestClient]
-Headers = dict[str, str]
-FLAGS = "/api/v1/flags"
 NONE = "\u2013"  # how a page shows a missing value (an en dash)
 
 
 @pytest.fixture
 def editor(browser: Browser, make_user: Callable[..., str]) -> TestClient:
     return browser(make_user("experimenter"))
-
-
-def _flag(client: TestClient, admin: Headers, **fields: Any) -> str:
-    key = fields.pop("key", None) or unique("flag")
-    created = client.post(FLAGS, json={"key": key, "name": key, **fields}, headers=admin)
-    assert created.status_code == 201, created.text
-    return key
-
-
-def _state(client: TestClient, admin: Headers, key: str, environment: str) -> dict[str, Any]:
-    answer = client.get(f"{FLAGS}/{key}/environments/{environment}", headers=admin)
-    assert answer.status_code == 200, answer.text
-    state: dict[str, Any] = answer.json()
-    return state
-
-
-def _configure(
-    client: TestClient, admin: Headers, key: str, environment: str, **state: Any
-) -> dict[str, Any]:
-    current = _state(client, admin, key, environment)
-    body = {"enabled": True, "rules": [], **state}
-    answer = client.put(
-        f"{FLAGS}/{key}/environments/{environment}",
-        json=body,
-        headers={**admin, "If-Match": f'"{current["version"]}"'},
-    )
-    assert answer.status_code == 200, answer.text
-    written: dict[str, Any] = answer.json()
-    return written
 
 
 def _element(page: str, element_id: str) -> str:
@@ -79,8 +55,8 @@ def _error(page: str, element_id: str) -> str:
 def test_the_list_shows_each_environment_switch_and_rollout(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
-    _configure(client, admin, key, "production", rollout_percentage=25)
+    key = make_flag(client, admin)
+    configure_flag(client, admin, key, "production", rollout_percentage=25)
     page = editor.get("/flags", params={"q": key})
     assert page.status_code == 200
     assert f'href="/flags/{key}"' in page.text
@@ -96,7 +72,7 @@ def test_the_list_pages_through_flags_with_the_search_kept(
 ) -> None:
     monkeypatch.setattr("verdict.server.web.flags.PAGE_SIZE", 2)
     prefix = unique("paged")
-    keys = [_flag(client, admin, key=f"{prefix}-{n}") for n in range(3)]
+    keys = [make_flag(client, admin, key=f"{prefix}-{n}") for n in range(3)]
     first = editor.get("/flags", params={"q": prefix})
     assert [k for k in keys if f'href="/flags/{k}"' in first.text] == keys[:2]
     link = re.search(r'href="(/flags\?[^"]*cursor=[^"]+)">Next page', first.text)
@@ -110,8 +86,8 @@ def test_the_list_pages_through_flags_with_the_search_kept(
 def test_the_kill_switch_changes_what_the_api_reads(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
-    version = _configure(client, admin, key, "production")["version"]
+    key = make_flag(client, admin)
+    version = configure_flag(client, admin, key, "production")["version"]
     page = editor.get("/flags", params={"q": key})
     answer = editor.post(
         f"/flags/{key}/environments/production/switch",
@@ -123,7 +99,7 @@ def test_the_kill_switch_changes_what_the_api_reads(
         },
     )
     assert (answer.status_code, answer.headers["location"]) == (303, f"/flags?q={key}")
-    state = _state(client, admin, key, "production")
+    state = flag_state(client, admin, key, "production")
     assert state["enabled"] is False
     assert state["updated_by"] is not None
 
@@ -131,10 +107,10 @@ def test_the_kill_switch_changes_what_the_api_reads(
 def test_a_switch_from_a_stale_page_is_refused_and_changes_nothing(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
-    seen = _configure(client, admin, key, "production")["version"]
+    key = make_flag(client, admin)
+    seen = configure_flag(client, admin, key, "production")["version"]
     page = editor.get(f"/flags/{key}?environment=production")
-    _configure(client, admin, key, "production", rollout_percentage=10)  # a colleague
+    configure_flag(client, admin, key, "production", rollout_percentage=10)  # a colleague
     answer = editor.post(
         f"/flags/{key}/environments/production/switch",
         data={"csrf_token": form_token(page.text), "enabled": "false", "version": seen},
@@ -142,7 +118,7 @@ def test_a_switch_from_a_stale_page_is_refused_and_changes_nothing(
     assert answer.status_code == 412
     assert "Not saved: If-Match" in answer.text
     assert "is stale" in answer.text
-    assert _state(client, admin, key, "production")["enabled"] is True
+    assert flag_state(client, admin, key, "production")["enabled"] is True
 
 
 # -- permissions and CSRF ------------------------------------------------------------
@@ -151,8 +127,8 @@ def test_a_switch_from_a_stale_page_is_refused_and_changes_nothing(
 def test_a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused(
     client: TestClient, admin: Headers, browser: Browser, make_user: Callable[..., str]
 ) -> None:
-    key = _flag(client, admin)
-    version = _configure(client, admin, key, "production")["version"]
+    key = make_flag(client, admin)
+    version = configure_flag(client, admin, key, "production")["version"]
     viewer = browser(make_user("viewer"))
     listed = viewer.get("/flags", params={"q": key})
     assert listed.status_code == 200
@@ -176,15 +152,15 @@ def test_a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused(
     )
     assert rules.status_code == 403
     assert viewer.get("/flags/-/new").status_code == 403
-    assert _state(client, admin, key, "production")["enabled"] is True
+    assert flag_state(client, admin, key, "production")["enabled"] is True
 
 
 @pytest.mark.parametrize("token", [None, "", "0" * 64])
 def test_a_post_without_the_right_csrf_token_is_refused(
     client: TestClient, admin: Headers, editor: TestClient, token: str | None
 ) -> None:
-    key = _flag(client, admin)
-    version = _configure(client, admin, key, "production")["version"]
+    key = make_flag(client, admin)
+    version = configure_flag(client, admin, key, "production")["version"]
     editor.get("/flags")
     data: dict[str, Any] = {"enabled": "false", "version": version}
     if token is not None:
@@ -192,7 +168,7 @@ def test_a_post_without_the_right_csrf_token_is_refused(
     answer = editor.post(f"/flags/{key}/environments/production/switch", data=data)
     assert answer.status_code == 403
     assert "csrf_token" in answer.text
-    assert _state(client, admin, key, "production")["enabled"] is True
+    assert flag_state(client, admin, key, "production")["enabled"] is True
 
 
 def test_a_visitor_without_a_session_is_sent_to_sign_in(browser: Browser) -> None:
@@ -257,7 +233,7 @@ def test_the_create_form_shows_each_error_next_to_its_field(
     assert "line 2" in _error(answer.text, "new-variants")
     assert 'value="9 not a key"' in answer.text  # what was typed is kept
     # The service's own checks: a default of the wrong type, a key already taken.
-    taken = _flag(client, admin)
+    taken = make_flag(client, admin)
     answer = editor.post(
         "/flags/-/new",
         data={"csrf_token": token, "key": taken, "name": "x", "value_type": "boolean"},
@@ -284,7 +260,7 @@ def test_the_create_form_shows_each_error_next_to_its_field(
 def test_saving_rules_and_rollout_changes_what_the_api_reads(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
+    key = make_flag(client, admin)
     page = editor.get(f"/flags/{key}?environment=staging")
     version = re.search(r'name="version" value="(\d+)"', page.text)
     assert version
@@ -301,7 +277,7 @@ def test_saving_rules_and_rollout_changes_what_the_api_reads(
     )
     assert answer.status_code == 303
     assert answer.headers["location"].startswith(f"/flags/{key}?environment=staging&saved=rules")
-    state = _state(client, admin, key, "staging")
+    state = flag_state(client, admin, key, "staging")
     assert state["rules"] == [
         {"id": "pro", "type": "force", "condition": {"plan": "pro"}, "value": True}
     ]
@@ -313,8 +289,8 @@ def test_saving_rules_and_rollout_changes_what_the_api_reads(
 def test_an_invalid_rule_is_shown_with_its_path_and_what_was_typed_is_kept(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
-    version = _configure(client, admin, key, "production")["version"]
+    key = make_flag(client, admin)
+    version = configure_flag(client, admin, key, "production")["version"]
     token = form_token(editor.get(f"/flags/{key}").text)
     typed = (
         '[{"type": "force", "value": true},\n'
@@ -343,7 +319,7 @@ def test_an_invalid_rule_is_shown_with_its_path_and_what_was_typed_is_kept(
     )
     assert "not valid JSON (line 1" in _error(answer.text, "rules-editor")
     assert "0 to 100" in _error(answer.text, "rules-rollout")
-    assert _state(client, admin, key, "production")["rules"] == []
+    assert flag_state(client, admin, key, "production")["rules"] == []
 
 
 # -- overrides and prerequisites -----------------------------------------------------
@@ -352,7 +328,7 @@ def test_an_invalid_rule_is_shown_with_its_path_and_what_was_typed_is_kept(
 def test_overrides_are_added_listed_and_removed(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin, variants=[{"key": "on", "value": True}])
+    key = make_flag(client, admin, variants=[{"key": "on", "value": True}])
     path = f"/flags/{key}/environments/production/overrides"
     token = form_token(editor.get(f"/flags/{key}?environment=production").text)
     answer = editor.post(
@@ -394,8 +370,8 @@ def test_overrides_are_added_listed_and_removed(
 def test_prerequisites_are_added_and_removed_and_a_cycle_is_refused(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    parent = _flag(client, admin, value_type="string", default_value="off")
-    child = _flag(client, admin)
+    parent = make_flag(client, admin, value_type="string", default_value="off")
+    child = make_flag(client, admin)
     page = editor.get(f"/flags/{child}")
     token = form_token(page.text)
     version = client.get(f"{FLAGS}/{child}", headers=admin).json()["version"]
@@ -429,16 +405,6 @@ def test_prerequisites_are_added_and_removed_and_a_cycle_is_refused(
 # -- try it --------------------------------------------------------------------------
 
 
-def _server_key(client: TestClient, admin: Headers, environment: str) -> Headers:
-    created = client.post(
-        "/api/v1/api-keys",
-        json={"name": unique("key"), "kind": "server", "environment": environment},
-        headers=admin,
-    )
-    assert created.status_code == 201, created.text
-    return {"Authorization": f"Bearer {created.json()['key']}"}
-
-
 def _answer(page: str) -> dict[str, str]:
     found = {}
     for name in ("value", "variant", "reason", "rule"):
@@ -451,21 +417,15 @@ def _answer(page: str) -> dict[str, str]:
 def test_try_it_answers_as_the_evaluate_api_does(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(
-        client,
-        admin,
-        value_type="string",
-        default_value="blue",
-        variants=[{"key": "A", "value": "blue"}, {"key": "B", "value": "green"}],
-    )
-    _configure(
+    key = make_flag(client, admin, **BLUE_OR_GREEN)
+    configure_flag(
         client,
         admin,
         key,
         "production",
         rules=[{"id": "dutch", "type": "force", "condition": {"country": "NL"}, "variant": "B"}],
     )
-    sdk = _server_key(client, admin, "production")
+    sdk = sdk_key(client, admin)
     token = form_token(editor.get(f"/flags/{key}").text)
     reasons = []
     for attributes in ({"country": "NL"}, {"country": "FR"}):
@@ -495,8 +455,8 @@ def test_try_it_answers_as_the_evaluate_api_does(
 def test_try_it_answers_a_partial_to_the_script_and_reports_bad_attributes(
     client: TestClient, admin: Headers, editor: TestClient
 ) -> None:
-    key = _flag(client, admin)
-    _configure(client, admin, key, "development", rules=[{"type": "force", "value": True}])
+    key = make_flag(client, admin)
+    configure_flag(client, admin, key, "development", rules=[{"type": "force", "value": True}])
     token = form_token(editor.get(f"/flags/{key}").text)
     partial = editor.post(
         f"/flags/{key}/environments/development/try",

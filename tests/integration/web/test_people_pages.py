@@ -15,23 +15,26 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+from statsmodels.stats.power import NormalIndPower  # type: ignore[import-untyped]
+from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail  # type: ignore[import-untyped]
 
 from tests.integration.conftest import PASSWORD, unique
-from tests.integration.web.conftest import form_token
+from tests.integration.web.conftest import Browser, Headers, MakeUser, form_token
 from verdict.server.identity.models import User
 from verdict.server.web.audit import compare
 
-Browser = Callable[[str | None], TestClient]
-Headers = dict[str, str]
-MakeUser = Callable[..., str]
 Login = Callable[[str], Headers]
 
 
 @pytest.fixture
 def admin(make_user: MakeUser) -> str:
     return make_user("admin")
+
+
+@pytest.fixture
+def headers(login: Login, admin: str) -> Headers:
+    """The API headers of ``admin``."""
+    return login(admin)
 
 
 def _element(page: str, element_id: str) -> str:
@@ -127,9 +130,8 @@ def test_the_users_list_pages_by_cursor(browser: Browser, api_app: FastAPI, admi
 
 
 def test_a_viewer_is_offered_no_user_or_role_controls_and_forged_posts_are_refused(
-    browser: Browser, make_user: MakeUser, client: TestClient, login: Login, admin: str
+    browser: Browser, make_user: MakeUser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     target = make_user("viewer")
     viewer = browser(make_user("viewer"))
     listing = viewer.get("/users")
@@ -152,9 +154,8 @@ def test_a_viewer_is_offered_no_user_or_role_controls_and_forged_posts_are_refus
 
 
 def test_posts_without_the_session_token_are_refused(
-    browser: Browser, client: TestClient, login: Login, admin: str, make_user: MakeUser
+    browser: Browser, client: TestClient, headers: Headers, admin: str, make_user: MakeUser
 ) -> None:
-    headers = login(admin)
     admin_browser = browser(admin)
     username = unique("csrf")
     answer = admin_browser.post("/users/new", data=_create_form("forged", username=username))
@@ -177,9 +178,8 @@ def test_posts_without_the_session_token_are_refused(
 
 
 def test_creating_a_user_shows_each_error_next_to_its_field_and_keeps_what_was_typed(
-    browser: Browser, client: TestClient, login: Login, admin: str
+    browser: Browser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     creator = browser(admin)
     page = creator.get("/users/new")
     assert page.status_code == 200
@@ -213,9 +213,8 @@ def test_creating_a_user_shows_each_error_next_to_its_field_and_keeps_what_was_t
 
 
 def test_a_created_user_is_what_the_api_reads_and_can_sign_in(
-    browser: Browser, client: TestClient, login: Login, admin: str
+    browser: Browser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     creator = browser(admin)
     username = unique("made")
     answer = creator.post(
@@ -256,9 +255,8 @@ def test_a_taken_username_is_reported_next_to_the_username(
 
 
 def test_editing_roles_and_deactivating_change_what_the_api_reads(
-    browser: Browser, make_user: MakeUser, client: TestClient, login: Login, admin: str
+    browser: Browser, make_user: MakeUser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     target = make_user("viewer")
     editor = browser(admin)
     path = _user_page(client, headers, target)
@@ -307,9 +305,8 @@ def test_editing_roles_and_deactivating_change_what_the_api_reads(
 
 
 def test_deactivating_yourself_is_not_offered_and_refused(
-    browser: Browser, client: TestClient, login: Login, admin: str
+    browser: Browser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     me = browser(admin)
     path = _user_page(client, headers, admin)
     page = me.get(path)
@@ -326,9 +323,8 @@ def test_deactivating_yourself_is_not_offered_and_refused(
 
 
 def test_a_user_manager_is_offered_only_the_roles_it_may_grant(
-    browser: Browser, make_user: MakeUser, client: TestClient, login: Login, admin: str
+    browser: Browser, make_user: MakeUser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     manager = browser(make_user(permissions=["user:read", "user:create", "user:update"]))
     page = manager.get("/users/new")
     assert page.status_code == 200
@@ -367,9 +363,8 @@ def test_the_roles_list_shows_built_in_and_custom_roles_with_their_permissions(
 
 
 def test_a_custom_role_made_in_the_grid_is_what_the_api_reads(
-    browser: Browser, client: TestClient, login: Login, admin: str
+    browser: Browser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     maker = browser(admin)
     form = maker.get("/roles/new")
     assert form.status_code == 200
@@ -431,9 +426,8 @@ def test_a_look_alike_role_name_is_reported_next_to_the_name(browser: Browser, a
 
 
 def test_a_built_in_role_is_read_only(
-    browser: Browser, client: TestClient, login: Login, admin: str
+    browser: Browser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     roles = client.get("/api/v1/roles", params={"limit": 200}, headers=headers).json()["items"]
     viewer = next(role for role in roles if role["name"] == "viewer")
     reader = browser(admin)
@@ -457,9 +451,8 @@ def test_a_built_in_role_is_read_only(
 
 
 def test_a_permission_the_editor_lacks_is_kept_not_dropped(
-    browser: Browser, make_user: MakeUser, client: TestClient, login: Login, admin: str
+    browser: Browser, make_user: MakeUser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     made = client.post(
         "/api/v1/roles",
         json={"name": unique("mixed"), "permissions": ["audit_log:read", "segment:read"]},
@@ -513,9 +506,8 @@ def test_compare_marks_each_field_and_follows_nested_objects() -> None:
 
 
 def test_the_audit_log_lists_filters_and_shows_a_change_field_by_field(
-    browser: Browser, make_user: MakeUser, client: TestClient, login: Login, admin: str
+    browser: Browser, make_user: MakeUser, client: TestClient, headers: Headers, admin: str
 ) -> None:
-    headers = login(admin)
     target = make_user("viewer")
     user = _api_user(client, headers, target)
     changed = client.patch(
@@ -569,87 +561,86 @@ def _answer(page: str, name: str) -> str:
     return match.group(1)
 
 
-def test_the_power_calculator_answers_as_statsmodels_for_a_conversion_rate(
-    browser: Browser, make_user: MakeUser
+@pytest.mark.parametrize(
+    ("params", "expected", "variants", "daily_units", "note"),
+    [
+        pytest.param(
+            {
+                "metric": "proportion",
+                "baseline": "0.1",
+                "mde": "0.02",
+                "alpha": "0.05",
+                "power": "0.8",
+            },
+            lambda: samplesize_proportions_2indep_onetail(
+                diff=0.02, prop2=0.1, power=0.8, ratio=1, alpha=0.05, alternative="two-sided"
+            ),
+            2,
+            1000,
+            None,
+            id="conversion-rate",
+        ),
+        pytest.param(
+            {"metric": "mean", "baseline": "50", "std": "10", "mde": "0.04", "relative": "1"},
+            # Holm plans each of the 2 comparisons at alpha / 2; effect 0.04 x 50 = 2 = 0.2 sd.
+            lambda: NormalIndPower().solve_power(effect_size=0.2, alpha=0.025, power=0.8, ratio=1),
+            3,
+            500,
+            "Holm across 2 comparisons",
+            id="mean-three-variants",
+        ),
+    ],
+)
+def test_the_power_calculator_answers_as_statsmodels(
+    browser: Browser,
+    make_user: MakeUser,
+    params: dict[str, str],
+    expected: Callable[[], float],
+    variants: int,
+    daily_units: int,
+    note: str | None,
 ) -> None:
     page = browser(make_user("viewer")).get(
         "/power",
         params={
             "run": "1",
-            "metric": "proportion",
-            "baseline": "0.1",
-            "mde": "0.02",
-            "alpha": "0.05",
-            "power": "0.8",
-            "variants": "2",
-            "daily_units": "1000",
+            **params,
+            "variants": str(variants),
+            "daily_units": str(daily_units),
         },
     )
     assert page.status_code == 200, page.text
-    expected = math.ceil(
-        samplesize_proportions_2indep_onetail(
-            diff=0.02, prop2=0.1, power=0.8, ratio=1, alpha=0.05, alternative="two-sided"
-        )
-    )
-    assert _answer(page.text, "n") == f"{expected:,}"
-    assert _answer(page.text, "days") == f"{math.ceil(expected * 2 / 1000 * 10) / 10:,.1f}"
+    size = math.ceil(expected())
+    assert _answer(page.text, "n") == f"{size:,}"
+    days = math.ceil(size * variants / daily_units * 10) / 10
+    assert _answer(page.text, "days") == f"{days:,.1f}"
+    if note is not None:
+        assert note in page.text
 
 
-def test_the_power_calculator_answers_as_statsmodels_for_a_mean_with_three_variants(
-    browser: Browser, make_user: MakeUser
-) -> None:
-    page = browser(make_user("viewer")).get(
-        "/power",
-        params={
-            "run": "1",
-            "metric": "mean",
-            "baseline": "50",
-            "std": "10",
-            "mde": "0.04",
-            "relative": "1",
-            "variants": "3",
-            "daily_units": "500",
-        },
-    )
-    assert page.status_code == 200, page.text
-    # Holm plans each of the 2 comparisons at alpha / 2; effect 0.04 x 50 = 2 = 0.2 sd.
-    size = NormalIndPower().solve_power(effect_size=0.2, alpha=0.025, power=0.8, ratio=1)
-    expected = math.ceil(size)
-    assert _answer(page.text, "n") == f"{expected:,}"
-    assert _answer(page.text, "days") == f"{math.ceil(expected * 3 / 500 * 10) / 10:,.1f}"
-    assert "Holm across 2 comparisons" in page.text
-
-
-def test_the_power_calculator_shows_errors_next_to_their_fields(
-    browser: Browser, make_user: MakeUser
-) -> None:
-    client = browser(make_user("viewer"))
-    empty = client.get("/power")
+def test_the_empty_power_calculator_shows_no_error(browser: Browser, make_user: MakeUser) -> None:
+    empty = browser(make_user("viewer")).get("/power")
     assert empty.status_code == 200
     assert "field-error" not in empty.text
-    wrong = client.get(
-        "/power",
-        params={"run": "1", "metric": "proportion", "baseline": "1.5", "mde": "0.01"},
-    )
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"metric": "proportion", "baseline": "1.5", "mde": "0.01"}, "baseline", "between 0 and 1"),
+        ({"metric": "mean", "baseline": "10", "mde": "1", "power": "2"}, "power", "less than 1"),
+        ({"metric": "mean", "baseline": "ten", "mde": "1"}, "baseline", "valid number"),
+        ({"metric": "mean", "baseline": "10", "mde": "1"}, "std", "required for mean metrics"),
+    ],
+)
+def test_the_power_calculator_shows_errors_next_to_their_fields(
+    browser: Browser, make_user: MakeUser, params: dict[str, str], field: str, message: str
+) -> None:
+    wrong = browser(make_user("viewer")).get("/power", params={"run": "1", **params})
     assert wrong.status_code == 422
-    assert "between 0 and 1" in _error_of(wrong.text, "baseline")
-    assert 'value="1.5"' in _element(wrong.text, "f-baseline")
-    no_std = client.get(
-        "/power",
-        params={"run": "1", "metric": "mean", "baseline": "10", "mde": "1", "power": "2"},
-    )
-    assert no_std.status_code == 422
-    assert "less than 1" in _error_of(no_std.text, "power")
-    unreadable = client.get(
-        "/power", params={"run": "1", "metric": "mean", "baseline": "ten", "mde": "1"}
-    )
-    assert unreadable.status_code == 422
-    assert "valid number" in _error_of(unreadable.text, "baseline")
-    missing_std = client.get(
-        "/power", params={"run": "1", "metric": "mean", "baseline": "10", "mde": "1"}
-    )
-    assert missing_std.status_code == 422
-    assert "required for mean metrics" in _error_of(missing_std.text, "std")
+    assert message in _error_of(wrong.text, field)
+    if field in params:  # what was typed is kept
+        assert f'value="{params[field]}"' in _element(wrong.text, f"f-{field}")
 
 
 def test_the_power_calculator_needs_experiment_read(browser: Browser, make_user: MakeUser) -> None:

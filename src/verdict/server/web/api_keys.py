@@ -21,19 +21,19 @@ from sqlalchemy.orm import Session
 from verdict.server.api.pagination import MAX_LIMIT, PageRequest
 from verdict.server.db import get_db, utcnow
 from verdict.server.environments.service import list_environments
-from verdict.server.errors import ConflictError, InvalidInputError
+from verdict.server.errors import ConflictError, DomainError
 from verdict.server.identity import keys
 from verdict.server.identity.models import ApiKey, ApiKeyKind
 from verdict.server.identity.schemas import ApiKeyCreate
-from verdict.server.problems import status_of
-from verdict.server.web.admin_forms import (
+from verdict.server.web.forms import (
     PAGE_SIZE,
     FieldErrors,
     PageForm,
-    domain_errors,
+    form_errors,
     optional,
+    page_urls,
     require,
-    validation_errors,
+    submit,
 )
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
@@ -81,19 +81,16 @@ def key_list(
         db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="-created_at"), kind=chosen
     )
     now = utcnow()
-    kept = {"kind": chosen.value} if chosen else {}
+    kind = chosen.value if chosen else ""
     return render(
         request,
         "api_keys/list.html",
         {
             "rows": [(key, _status(key, now)) for key in found],
-            "kind": chosen.value if chosen else "",
+            "kind": kind,
             "kinds": _KINDS,
             "revoked": revoked,
-            "next_url": f"/api-keys?{urlencode({**kept, 'cursor': next_cursor})}"
-            if next_cursor
-            else None,
-            "first_url": f"/api-keys?{urlencode(kept)}" if cursor else None,
+            **page_urls("/api-keys", {"kind": kind}, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
@@ -158,14 +155,8 @@ def create_key(
         "expires_at": expires_at,
     }
     body = {name: value for name, value in body.items() if value is not None}  # left out
-    try:
-        data = _CREATE.validate_python(body)
-    except ValidationError as error:
-        errors = {**validation_errors(error, _FIELDS), **errors}
-        return _new_page(request, db, values=values, errors=errors, status_code=422)
-    if errors:  # the expiry is not a date
-        return _new_page(request, db, values=values, errors=errors, status_code=422)
-    try:
+
+    def created(data: ApiKeyCreate) -> Response:
         key, secret = keys.create_key(
             db,
             actor=user,
@@ -174,12 +165,18 @@ def create_key(
             environment=data.environment,
             expires_at=data.expires_at,
         )
-    except InvalidInputError as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS)
-        return _new_page(request, db, values=values, errors=errors, status_code=status_of(refusal))
-    # The one answer that carries the secret: rendered here, never redirected to.
-    return render(request, "api_keys/created.html", {"key": key, "secret": secret}, status_code=201)
+        # The one answer that carries the secret: rendered here, never redirected to.
+        return render(
+            request, "api_keys/created.html", {"key": key, "secret": secret}, status_code=201
+        )
+
+    def again(errors: FieldErrors, status_code: int) -> Response:
+        return _new_page(request, db, values=values, errors=errors, status_code=status_code)
+
+    def describe(error: ValidationError | DomainError) -> FieldErrors:
+        return form_errors(error, _FIELDS)
+
+    return submit(db, _CREATE.validate_python, body, created, again, describe, errors=errors)
 
 
 @router.post("/api-keys/{key_id}/revoke")

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -24,9 +23,9 @@ from verdict.server.api.pagination import PageRequest
 from verdict.server.audit import service
 from verdict.server.audit.models import AuditLogEntry
 from verdict.server.db import get_db
+from verdict.server.web.forms import PAGE_SIZE, page_urls, parse_id, require
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
-from verdict.server.web.users import PAGE_SIZE, need, page_links, parse_id
 
 __all__ = ["Change", "compare", "router"]
 
@@ -112,7 +111,7 @@ def list_entries(
     resource_id: Annotated[str, Query(max_length=64)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    need(principal, "audit_log", "read")
+    require(principal, "audit_log", "read")
     filters = {
         "resource_type": resource_type.strip(),
         "actor": actor.strip(),
@@ -128,7 +127,6 @@ def list_entries(
         action=filters["action"] or None,
     )
     types, actions = service.filter_choices(db)
-    kept = {name: value for name, value in filters.items() if value}
     return render(
         request,
         "audit/list.html",
@@ -138,16 +136,14 @@ def list_entries(
             "filtered": any(filters.values()),
             "types": types,
             "actions": actions,
-            "first_page": cursor is None,
-            "first_url": "/audit" + (f"?{urlencode(kept)}" if kept else ""),
-            "next_url": page_links(request, next_cursor, **filters),
+            **page_urls("/audit", filters, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
 
 @router.get("/audit/{entry_id}")
 def show_entry(request: Request, entry_id: str, principal: PageUser, db: Db) -> HTMLResponse:
-    need(principal, "audit_log", "read")
+    require(principal, "audit_log", "read")
     entry = service.get_entry(db, entry_id=parse_id(entry_id, "audit log entry"))
     page = _PAGES.get(entry.resource_type)
     resource_url = None

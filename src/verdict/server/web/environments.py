@@ -10,11 +10,10 @@ letter, so that path is never an environment's.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import Field, ValidationError
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
@@ -22,33 +21,23 @@ from verdict.server.db import get_db
 from verdict.server.environments import service
 from verdict.server.environments.models import Environment
 from verdict.server.environments.schemas import EnvironmentCreate, EnvironmentUpdate
-from verdict.server.errors import (
-    ConflictError,
-    InvalidInputError,
-    StaleVersionError,
-    VersionRequiredError,
-)
-from verdict.server.problems import status_of
-from verdict.server.web.admin_forms import (
+from verdict.server.web.forms import (
     PAGE_SIZE,
     FieldErrors,
     PageForm,
-    domain_errors,
-    if_match,
     optional,
+    page_urls,
     require,
-    validation_errors,
 )
-from verdict.server.web.session import PageUser, check_csrf
+from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
-EnvironmentKey = Annotated[str, Path(min_length=1, max_length=64)]
 _FIELDS = ("key", "name", "description", "sort_order")
-_REFUSALS = (InvalidInputError, ConflictError, StaleVersionError, VersionRequiredError)
 
 
 class EnvironmentForm(PageForm):
@@ -73,7 +62,7 @@ def _typed(form: EnvironmentForm) -> dict[str, Any]:
     return form.model_dump(exclude={"csrf_token"})
 
 
-def _body(form: EnvironmentForm) -> dict[str, Any]:
+def _body(form: EnvironmentForm, errors: FieldErrors) -> dict[str, Any]:
     return {
         "name": form.name.strip(),
         "description": optional(form.description),
@@ -95,7 +84,6 @@ def environment_list(
     found, next_cursor = service.list_environments(
         db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="sort_order"), text=text
     )
-    kept = {"q": text} if text else {}
     return render(
         request,
         "environments/list.html",
@@ -103,140 +91,27 @@ def environment_list(
             "environments": found,
             "q": text or "",
             "deleted": deleted,
-            "next_url": f"/environments?{urlencode({**kept, 'cursor': next_cursor})}"
-            if next_cursor
-            else None,
-            "first_url": f"/environments?{urlencode(kept)}" if cursor else None,
+            **page_urls("/environments", {"q": text}, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
 
-def _new_page(
-    request: Request, *, values: dict[str, Any], errors: FieldErrors, status_code: int = 200
-) -> HTMLResponse:
-    return render(
-        request,
-        "environments/new.html",
-        {"values": values, "errors": errors},
-        status_code=status_code,
-    )
-
-
-@router.get("/environments/-/new")
-def new_environment_form(request: Request, user: PageUser) -> HTMLResponse:
-    require(user, "environment", "create")
-    return _new_page(request, values={}, errors={})
-
-
-@router.post("/environments/-/new")
-def create_environment(
-    request: Request, user: PageUser, db: Db, form: Annotated[EnvironmentForm, Form()]
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "environment", "create")
-    try:
-        data = EnvironmentCreate.model_validate({"key": form.key.strip(), **_body(form)})
-    except ValidationError as error:
-        errors = validation_errors(error, _FIELDS)
-        return _new_page(request, values=_typed(form), errors=errors, status_code=422)
-    try:
-        environment = service.create_environment(db, actor=user, data=data)
-    except _REFUSALS as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS)
-        return _new_page(
-            request, values=_typed(form), errors=errors, status_code=status_of(refusal)
-        )
-    return RedirectResponse(f"/environments/{environment.key}?saved=created", status_code=303)
-
-
-def _detail(
-    request: Request,
-    environment: Environment,
-    *,
-    values: dict[str, Any] | None = None,
-    errors: FieldErrors | None = None,
-    saved: str | None = None,
-    delete_error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "environments/detail.html",
-        {
-            "environment": environment,
-            "values": values if values is not None else _values(environment),
-            "errors": errors or {},
-            "saved": saved,
-            "delete_error": delete_error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/environments/{key}")
-def environment_detail(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: EnvironmentKey,
-    saved: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
-    require(user, "environment", "read")
-    return _detail(request, service.get_environment(db, key=key), saved=saved)
-
-
-@router.post("/environments/{key}")
-def update_environment(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: EnvironmentKey,
-    form: Annotated[EnvironmentForm, Form()],
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "environment", "update")
-    environment = service.get_environment(db, key=key)
-    values = {**_typed(form), "key": environment.key}
-    try:
-        data = EnvironmentUpdate.model_validate(_body(form))
-    except ValidationError as error:
-        errors = validation_errors(error, _FIELDS)
-        return _detail(request, environment, values=values, errors=errors, status_code=422)
-    try:
-        service.update_environment(
-            db, actor=user, key=key, data=data, if_match=if_match(form.version)
-        )
-    except _REFUSALS as refusal:
-        db.rollback()
-        environment = service.get_environment(db, key=key)
-        errors = domain_errors(refusal, _FIELDS)
-        return _detail(
-            request, environment, values=values, errors=errors, status_code=status_of(refusal)
-        )
-    return RedirectResponse(f"/environments/{key}?saved=updated", status_code=303)
-
-
-@router.post("/environments/{key}/delete")
-def delete_environment(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: EnvironmentKey,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    version: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    require(user, "environment", "delete")
-    service.get_environment(db, key=key)
-    try:
-        service.delete_environment(db, actor=user, key=key, if_match=if_match(version))
-    except (ConflictError, StaleVersionError, VersionRequiredError) as refusal:
-        db.rollback()
-        return _detail(
-            request,
-            service.get_environment(db, key=key),
-            delete_error=refusal.detail,
-            status_code=status_of(refusal),
-        )
-    return RedirectResponse("/environments?deleted=" + key, status_code=303)
+PAGES = KeyedPages(
+    resource="environment",
+    path="/environments",
+    templates="environments",
+    key_length=64,
+    form=EnvironmentForm,
+    create_schema=EnvironmentCreate,
+    update_schema=EnvironmentUpdate,
+    get=service.get_environment,
+    create=service.create_environment,
+    update=service.update_environment,
+    delete=service.delete_environment,
+    values=_values,
+    typed=_typed,
+    body=_body,
+    blank=lambda user: {},
+    fields=_FIELDS,
+)
+PAGES.install(router)

@@ -34,13 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
 from verdict.server.analysis import runs
-from verdict.server.api.versioning import check_version, etag
+from verdict.server.api.versioning import check_version
 from verdict.server.db import get_db
 from verdict.server.errors import (
     ConflictError,
     DomainError,
     InvalidInputError,
-    PermissionDeniedError,
     StaleVersionError,
     VersionRequiredError,
 )
@@ -48,8 +47,8 @@ from verdict.server.experiments import actions, editing, service
 from verdict.server.experiments.lifecycle import Action
 from verdict.server.experiments.schemas import ExperimentCreate, ExperimentOut, ExperimentUpdate
 from verdict.server.experiments.views import experiment_out
-from verdict.server.identity.auth import Principal
 from verdict.server.problems import status_of
+from verdict.server.web import forms
 from verdict.server.web.experiment_form_data import (
     ExperimentForm,
     blank_form,
@@ -58,6 +57,7 @@ from verdict.server.web.experiment_form_data import (
     read_form,
     stored_form,
 )
+from verdict.server.web.forms import require
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
@@ -106,11 +106,6 @@ _ACTIONS: dict[Action, tuple[str, str, str]] = {
         "The experiment is archived.",
     ),
 }
-
-
-def _require(user: Principal, action: str) -> None:
-    if not user.can("experiment", action):
-        raise PermissionDeniedError(f"{user.name} lacks the permission experiment:{action}")
 
 
 def _to_detail(key: str, notice: str) -> RedirectResponse:
@@ -172,14 +167,14 @@ def _grow(form: ExperimentForm, which: str | None) -> bool:
 
 @router.get("/experiments/new")
 def new_experiment(request: Request, user: PageUser, db: Db) -> HTMLResponse:
-    _require(user, "create")
+    require(user, "experiment", "create")
     return _render_form(request, db, blank_form())
 
 
 @router.post("/experiments/new")
 def create_experiment(request: Request, user: PageUser, db: Db, body: Body) -> Response:
     check_csrf(request, _text(body, "csrf_token"))
-    _require(user, "create")
+    require(user, "experiment", "create")
     form = read_form(body, editing=False)
     if _grow(form, _text(body, "add")):
         return _render_form(request, db, form)
@@ -201,7 +196,7 @@ def create_experiment(request: Request, user: PageUser, db: Db, body: Body) -> R
 
 @router.get("/experiments/{key}/edit")
 def edit_experiment(request: Request, key: str, user: PageUser, db: Db) -> HTMLResponse:
-    _require(user, "update")
+    require(user, "experiment", "update")
     experiment = experiment_out(service.get_experiment(db, key=key))
     return _render_form(
         request,
@@ -215,7 +210,7 @@ def edit_experiment(request: Request, key: str, user: PageUser, db: Db) -> HTMLR
 @router.post("/experiments/{key}/edit")
 def save_experiment(request: Request, key: str, user: PageUser, db: Db, body: Body) -> Response:
     check_csrf(request, _text(body, "csrf_token"))
-    _require(user, "update")
+    require(user, "experiment", "update")
     experiment = experiment_out(service.get_experiment(db, key=key))
     version = _text(body, "version")[:20]
     form = read_form(body, editing=True)
@@ -232,7 +227,7 @@ def save_experiment(request: Request, key: str, user: PageUser, db: Db, body: Bo
     changed = {
         name: payload[name] for name in form.changed_fields(payload, stored) if name in payload
     }
-    if_match = etag(int(version)) if version.isdigit() else None
+    if_match = forms.if_match(version)
     data: ExperimentUpdate | None = None
     try:
         data = ExperimentUpdate.model_validate(changed)
@@ -287,7 +282,7 @@ def _action_page(
 
 def _confirm_page(action: Action) -> Callable[..., HTMLResponse]:
     def confirm(request: Request, key: str, user: PageUser, db: Db) -> HTMLResponse:
-        _require(user, "update")
+        require(user, "experiment", "update")
         experiment = experiment_out(service.get_experiment(db, key=key))
         return _action_page(request, experiment, action)
 
@@ -297,7 +292,7 @@ def _confirm_page(action: Action) -> Callable[..., HTMLResponse]:
 def _perform(action: Action) -> Callable[..., Response]:
     def perform(request: Request, key: str, user: PageUser, db: Db, body: Body) -> Response:
         check_csrf(request, _text(body, "csrf_token"))
-        _require(user, "update")
+        require(user, "experiment", "update")
         version = _text(body, "version")
         winner = _text(body, "winner")[:100] or None
         try:
@@ -306,7 +301,7 @@ def _perform(action: Action) -> Callable[..., Response]:
                 actor=user,
                 key=key,
                 action=action,
-                if_match=etag(int(version)) if version.isdigit() else "*",
+                if_match=forms.if_match(version) or "*",
                 winner=winner if action is Action.COMPLETE else None,
             )
         except _FORM_ERRORS as error:
@@ -360,7 +355,7 @@ def refresh_results(
     background: BackgroundTasks,
 ) -> Response:
     check_csrf(request, _text(body, "csrf_token"))
-    _require(user, "update")
+    require(user, "experiment", "update")
     experiment = runs.find_experiment(db, key)
     full = _text(body, "full") == "true"
     run = runs.start_run(db, experiment=experiment, full=full, trigger="dashboard", actor=user)

@@ -35,17 +35,17 @@ from verdict.server.analysis.result_schemas import ResultsOut, SeriesPoint
 from verdict.server.api.pagination import PageRequest
 from verdict.server.audit.models import AuditLogEntry
 from verdict.server.db import get_db
-from verdict.server.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from verdict.server.errors import InvalidInputError, NotFoundError
 from verdict.server.experiments import service
 from verdict.server.experiments.lifecycle import allowed_actions
 from verdict.server.experiments.models import ExperimentStatus, ExperimentType
-from verdict.server.identity.auth import Principal
 from verdict.server.web.experiment_results import (
     days_left,
     decision_badge,
     metric_sections,
     sample_progress,
 )
+from verdict.server.web.forms import page_urls, require
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
@@ -77,11 +77,6 @@ register_url_convertor("experiment_key", _ExperimentKey())
 def _pretty(value: Any) -> str:
     """JSON for people: indented, characters as written (the template escapes it)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def _require_read(user: Principal) -> None:
-    if not user.can("experiment", "read"):
-        raise PermissionDeniedError(f"{user.name} lacks the permission experiment:read")
 
 
 def _choice(value: str | None, kind: type[Any], field: str, errors: dict[str, str]) -> Any:
@@ -138,7 +133,7 @@ def experiment_list(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    _require_read(user)
+    require(user, "experiment", "read")
     errors: dict[str, str] = {}
     chosen_status = _choice(status, ExperimentStatus, "status", errors)
     chosen_type = _choice(type, ExperimentType, "type", errors)
@@ -172,9 +167,8 @@ def experiment_list(
             "errors": errors,
             "statuses": list(ExperimentStatus),
             "types": list(ExperimentType),
-            "next_cursor": next_cursor,
-            "first_page": cursor is not None,
             "query": {k: v for k, v in filters.items() if v},
+            **page_urls("/experiments", filters, cursor=cursor, next_cursor=next_cursor),
         },
         status_code=422 if errors else 200,
     )
@@ -217,7 +211,7 @@ def experiment_detail(
     dimension: Annotated[str | None, Query(max_length=100)] = None,
     notice: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
-    _require_read(user)
+    require(user, "experiment", "read")
     experiment = service.get_experiment(db, key=key)
     breakdowns = [str(b) for b in experiment.breakdowns or ()]
     errors: dict[str, str] = {}
@@ -286,7 +280,7 @@ def experiment_detail(
 def run_status(request: Request, key: str, user: PageUser, db: Db) -> Response:
     """The latest analysis run: progress while it is queued or running (polled), a
     reload once it has finished."""
-    _require_read(user)
+    require(user, "experiment", "read")
     experiment = service.get_experiment(db, key=key)
     latest = _latest_run(db, key)
     return render(

@@ -41,7 +41,8 @@ from verdict.server.web.flag_forms import (
     parse_json,
     parse_value,
 )
-from verdict.server.web.flags import RULES_MAX, detail_page, require, stale_answer
+from verdict.server.web.flags import RULES_MAX, detail_page, stale_answer
+from verdict.server.web.forms import require
 from verdict.server.web.session import PageUser, check_csrf
 
 __all__ = ["router"]
@@ -65,13 +66,13 @@ def _back(key: str, environment: str | None, saved: str, anchor: str) -> Redirec
 def _refused(
     request: Request,
     db: Session,
-    *,
     key: str,
     environment: str | None,
     form: str,
     typed: dict[str, str],
     errors: FormErrors,
 ) -> HTMLResponse:
+    """The flag's page again, the refused form as typed with its errors (422)."""
     return detail_page(
         request,
         db,
@@ -101,7 +102,7 @@ def save_rules(
     """Replace the environment's ordered rules and flag-wide rollout (the kill switch
     stays as it is: it has its own button)."""
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     typed = {"rules": rules, "rollout_percentage": rollout_percentage}
     errors: FormErrors = {}
     data: dict[str, Any] = {}
@@ -124,9 +125,7 @@ def save_rules(
     except ValidationError as exc:
         add_validation_error(errors, exc, _STATE_FIELDS)
     if errors or body is None:
-        return _refused(
-            request, db, key=key, environment=environment, form="state", typed=typed, errors=errors
-        )
+        return _refused(request, db, key, environment, "state", typed, errors)
     try:
         states.put_state(
             db,
@@ -143,9 +142,7 @@ def save_rules(
     except (InvalidInputError, ConflictError) as exc:
         # An engine issue naming no rule field is about the rules as a whole.
         add_domain_error(errors, exc, _STATE_FIELDS, aliases={"": "rules", "enabled": "rules"})
-        return _refused(
-            request, db, key=key, environment=environment, form="state", typed=typed, errors=errors
-        )
+        return _refused(request, db, key, environment, "state", typed, errors)
     return _back(key, environment, "rules", "rules")
 
 
@@ -169,7 +166,7 @@ def add_override(
     """Force a value (or a variant) for one unit; replacing an existing override
     means removing it first, so nobody silently undoes a colleague's."""
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     typed = {
         "unit_id": unit_id,
         "value": value,
@@ -205,15 +202,7 @@ def add_override(
     except ValidationError as exc:
         add_validation_error(errors, exc, _OVERRIDE_FIELDS)
     if errors or body is None:
-        return _refused(
-            request,
-            db,
-            key=key,
-            environment=environment,
-            form="override",
-            typed=typed,
-            errors=errors,
-        )
+        return _refused(request, db, key, environment, "override", typed, errors)
     try:
         overrides.put_override(
             db,
@@ -229,15 +218,7 @@ def add_override(
     except (InvalidInputError, ConflictError) as exc:
         add_domain_error(errors, exc, _OVERRIDE_FIELDS, aliases={"": "value"})
     if errors:
-        return _refused(
-            request,
-            db,
-            key=key,
-            environment=environment,
-            form="override",
-            typed=typed,
-            errors=errors,
-        )
+        return _refused(request, db, key, environment, "override", typed, errors)
     return _back(key, environment, "override", "overrides")
 
 
@@ -253,7 +234,7 @@ def remove_override(
     version: Version = 0,
 ) -> Response:
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     try:
         overrides.delete_override(
             db,
@@ -297,15 +278,7 @@ def _save_prerequisites(
     except (InvalidInputError, ConflictError) as exc:
         add_domain_error(errors, exc, ("prerequisites",), aliases={"": "prerequisites"})
     if errors:
-        return _refused(
-            request,
-            db,
-            key=key,
-            environment=environment,
-            form="prerequisite",
-            typed=typed,
-            errors=errors,
-        )
+        return _refused(request, db, key, environment, "prerequisite", typed, errors)
     return _back(key, environment, "prerequisites", "prerequisites")
 
 
@@ -324,7 +297,7 @@ def add_prerequisite(
     """Require another flag to resolve to a value first (for every environment); naming
     a flag already required changes the value it must have."""
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     typed = {"flag": flag, "value": value}
     current = service.get_flag(db, key=key)
     wanted = flag.strip()
@@ -343,15 +316,7 @@ def add_prerequisite(
         except UnreadableFieldError as problem:
             errors["value"] = [str(problem)]
     if errors:
-        return _refused(
-            request,
-            db,
-            key=key,
-            environment=environment or None,
-            form="prerequisite",
-            typed=typed,
-            errors=errors,
-        )
+        return _refused(request, db, key, environment or None, "prerequisite", typed, errors)
     items = [{"flag": p.flag, "value": p.value} for p in current.prerequisites]
     for item in items:
         if item["flag"] == wanted:
@@ -383,7 +348,7 @@ def remove_prerequisite(
     environment: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     current = service.get_flag(db, key=key)
     items = [{"flag": p.flag, "value": p.value} for p in current.prerequisites if p.flag != flag]
     return _save_prerequisites(

@@ -34,13 +34,11 @@ from verdict.server.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
     StaleVersionError,
 )
 from verdict.server.flags import overrides, service, states
 from verdict.server.flags.models import FlagValueType
 from verdict.server.flags.schemas import FlagCreate
-from verdict.server.identity.auth import Principal
 from verdict.server.web.flag_forms import (
     FormErrors,
     UnreadableFieldError,
@@ -51,10 +49,11 @@ from verdict.server.web.flag_forms import (
     parse_variants,
     shown_value,
 )
+from verdict.server.web.forms import PAGE_SIZE, page_urls, require
 from verdict.server.web.session import PageUser, check_csrf, safe_next
 from verdict.server.web.templating import render
 
-__all__ = ["PAGE_SIZE", "RULES_MAX", "SAVED", "detail_page", "require", "router", "stale_answer"]
+__all__ = ["RULES_MAX", "SAVED", "detail_page", "router", "stale_answer"]
 
 router = APIRouter(prefix="/flags", include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
@@ -62,7 +61,6 @@ FlagKey = Annotated[str, Path(min_length=1, max_length=KEY_MAX_LENGTH, pattern=K
 EnvironmentKey = Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN.pattern)]
 Token = Annotated[str, Form(max_length=200)]
 
-PAGE_SIZE = 50
 RULES_MAX = 200_000  # characters of the rules editor
 _CREATE_FIELDS = ("key", "name", "description", "value_type", "default_value", "variants", "tags")
 _TRY_FIELDS = ("unit_id", "attributes")
@@ -74,12 +72,6 @@ SAVED = {
     "prerequisites": "Prerequisites saved.",
     "switch": "Kill switch changed.",
 }
-
-
-def require(user: Principal, action: str) -> None:
-    """Refuse (403) what the user's roles do not allow on flags."""
-    if not user.can("feature_flag", action):
-        raise PermissionDeniedError(f"your roles do not allow feature_flag:{action}")
 
 
 def _environments(db: Session) -> list[Environment]:
@@ -101,7 +93,7 @@ def list_page(
     archived: Annotated[bool, Query()] = False,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> HTMLResponse:
-    require(user, "read")
+    require(user, "feature_flag", "read")
     text = q.strip().replace("\x00", "")
     flags, next_cursor = service.list_flags(
         db,
@@ -120,11 +112,7 @@ def list_page(
             "q": text,
             "archived": archived,
             "here": here,
-            "first_page": "/flags" + (f"?{urlencode(filters)}" if filters else ""),
-            "next_page": (
-                "/flags?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
-            ),
-            "paged": cursor is not None,
+            **page_urls("/flags", filters, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
@@ -143,7 +131,7 @@ def switch(
 ) -> Response:
     """The kill switch: turn the flag on or off in one environment."""
     check_csrf(request, csrf_token)
-    require(user, "update")
+    require(user, "feature_flag", "update")
     try:
         states.set_enabled(
             db,
@@ -196,7 +184,7 @@ def _create_form(
 
 @router.get("/-/new")
 def new_page(request: Request, user: PageUser) -> HTMLResponse:
-    require(user, "create")
+    require(user, "feature_flag", "create")
     return _create_form(request)
 
 
@@ -215,7 +203,7 @@ def create(
     tags: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    require(user, "create")
+    require(user, "feature_flag", "create")
     typed = {
         "key": key,
         "name": name,
@@ -349,7 +337,7 @@ def flag_page(
     overrides_cursor: Annotated[str | None, Query(max_length=1000)] = None,
     saved: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    require(user, "read")
+    require(user, "feature_flag", "read")
     return detail_page(
         request,
         db,
@@ -374,7 +362,7 @@ def try_it(
     """Evaluate the flag for a unit and its attributes, as an SDK of the environment
     would be answered by ``POST /api/v1/evaluate``."""
     check_csrf(request, csrf_token)
-    require(user, "read")
+    require(user, "feature_flag", "read")
     typed = {"unit_id": unit_id, "attributes": attributes}
     errors: FormErrors = {}
     answer: dict[str, Any] | None = None

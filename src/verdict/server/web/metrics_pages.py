@@ -13,11 +13,10 @@ so that path is never a metric's.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import Field, ValidationError
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from verdict.server.analysis import metrics
@@ -26,32 +25,23 @@ from verdict.server.analysis.schemas import MetricCreate, MetricOut, MetricUpdat
 from verdict.server.api.pagination import PageRequest
 from verdict.server.db import get_db
 from verdict.server.db.keys import KEY_MAX_LENGTH
-from verdict.server.errors import (
-    ConflictError,
-    InvalidInputError,
-    StaleVersionError,
-    VersionRequiredError,
-)
-from verdict.server.problems import status_of
-from verdict.server.web.admin_forms import (
+from verdict.server.identity.auth import Principal
+from verdict.server.web.forms import (
     PAGE_SIZE,
     FieldErrors,
     PageForm,
-    domain_errors,
-    if_match,
     optional,
+    page_urls,
     require,
-    validation_errors,
 )
-from verdict.server.web.session import PageUser, check_csrf
+from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
-MetricKey = Annotated[str, Path(min_length=1, max_length=KEY_MAX_LENGTH)]
-_REFUSALS = (InvalidInputError, ConflictError, StaleVersionError, VersionRequiredError)
 # Form fields; the form says "direction" where the schema says lower_is_better.
 _FIELDS = (
     "key",
@@ -146,7 +136,7 @@ def _typed(form: MetricForm) -> dict[str, Any]:
     return values
 
 
-def _body(form: MetricForm) -> dict[str, Any]:
+def _body(form: MetricForm, errors: FieldErrors) -> dict[str, Any]:
     """The request body the form stands for (what the API would receive)."""
     body: dict[str, Any] = {name: optional(getattr(form, name)) for name in (*_TEXT, *_NUMBERS)}
     body.update(
@@ -187,7 +177,6 @@ def metric_list(
         archived=archived == "yes",
     )
     filters = {"q": text or "", "type": chosen.value if chosen else "", "archived": archived}
-    kept = {name: value for name, value in filters.items() if value}
     return render(
         request,
         "metric_definitions/list.html",
@@ -196,29 +185,13 @@ def metric_list(
             "filters": filters,
             "choices": _CHOICES,
             "deleted": deleted,
-            "next_url": f"/metric-definitions?{urlencode({**kept, 'cursor': next_cursor})}"
-            if next_cursor
-            else None,
-            "first_url": f"/metric-definitions?{urlencode(kept)}" if cursor else None,
+            **page_urls("/metric-definitions", filters, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
 
-def _new_page(
-    request: Request, *, values: dict[str, Any], errors: FieldErrors, status_code: int = 200
-) -> HTMLResponse:
-    return render(
-        request,
-        "metric_definitions/new.html",
-        {"values": values, "errors": errors, "choices": _CHOICES},
-        status_code=status_code,
-    )
-
-
-@router.get("/metric-definitions/-/new")
-def new_metric_form(request: Request, user: PageUser) -> HTMLResponse:
-    require(user, "metric", "create")
-    values = {
+def _blank(user: Principal) -> dict[str, Any]:
+    return {
         "type": MetricType.CONVERSION.value,
         "aggregation": MetricAggregation.SUM.value,
         "capping": MetricCapping.NONE.value,
@@ -226,120 +199,26 @@ def new_metric_form(request: Request, user: PageUser) -> HTMLResponse:
         "conversion_delay_hours": "0",
         "owner": user.name,
     }
-    return _new_page(request, values=values, errors={})
 
 
-@router.post("/metric-definitions/-/new")
-def create_metric(
-    request: Request, user: PageUser, db: Db, form: Annotated[MetricForm, Form()]
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "metric", "create")
-    try:
-        data = MetricCreate.model_validate({"key": form.key.strip(), **_body(form)})
-    except ValidationError as error:
-        errors = validation_errors(error, _FIELDS, _ALIASES)
-        return _new_page(request, values=_typed(form), errors=errors, status_code=422)
-    try:
-        metric = metrics.create_metric(db, actor=user, data=data)
-    except _REFUSALS as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS, _ALIASES)
-        return _new_page(
-            request, values=_typed(form), errors=errors, status_code=status_of(refusal)
-        )
-    return RedirectResponse(f"/metric-definitions/{metric.key}?saved=created", status_code=303)
-
-
-def _detail(
-    request: Request,
-    metric: MetricOut,
-    *,
-    values: dict[str, Any] | None = None,
-    errors: FieldErrors | None = None,
-    saved: str | None = None,
-    delete_error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "metric_definitions/detail.html",
-        {
-            "metric": metric,
-            "values": values if values is not None else _values(metric),
-            "errors": errors or {},
-            "choices": _CHOICES,
-            "saved": saved,
-            "delete_error": delete_error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/metric-definitions/{key}")
-def metric_detail(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: MetricKey,
-    saved: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
-    require(user, "metric", "read")
-    return _detail(request, metrics.get_metric(db, key=key), saved=saved)
-
-
-@router.post("/metric-definitions/{key}")
-def update_metric(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: MetricKey,
-    form: Annotated[MetricForm, Form()],
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "metric", "update")
-    metric = metrics.get_metric(db, key=key)
-    values = {**_typed(form), "key": metric.key}
-    try:
-        data = MetricUpdate.model_validate(_body(form))
-    except ValidationError as error:
-        errors = validation_errors(error, _FIELDS, _ALIASES)
-        return _detail(request, metric, values=values, errors=errors, status_code=422)
-    try:
-        metrics.update_metric(db, actor=user, key=key, data=data, if_match=if_match(form.version))
-    except _REFUSALS as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS, _ALIASES)
-        return _detail(
-            request,
-            metrics.get_metric(db, key=key),
-            values=values,
-            errors=errors,
-            status_code=status_of(refusal),
-        )
-    return RedirectResponse(f"/metric-definitions/{key}?saved=updated", status_code=303)
-
-
-@router.post("/metric-definitions/{key}/delete")
-def delete_metric(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: MetricKey,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    version: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    require(user, "metric", "delete")
-    metrics.get_metric(db, key=key)
-    try:
-        metrics.delete_metric(db, actor=user, key=key, if_match=if_match(version))
-    except (ConflictError, StaleVersionError, VersionRequiredError) as refusal:
-        db.rollback()
-        return _detail(
-            request,
-            metrics.get_metric(db, key=key),
-            delete_error=refusal.detail,
-            status_code=status_of(refusal),
-        )
-    return RedirectResponse("/metric-definitions?deleted=" + key, status_code=303)
+PAGES = KeyedPages(
+    resource="metric",
+    path="/metric-definitions",
+    templates="metric_definitions",
+    key_length=KEY_MAX_LENGTH,
+    form=MetricForm,
+    create_schema=MetricCreate,
+    update_schema=MetricUpdate,
+    get=metrics.get_metric,
+    create=metrics.create_metric,
+    update=metrics.update_metric,
+    delete=metrics.delete_metric,
+    values=_values,
+    typed=_typed,
+    body=_body,
+    blank=_blank,
+    fields=_FIELDS,
+    aliases=_ALIASES,
+    context={"choices": _CHOICES},
+)
+PAGES.install(router)

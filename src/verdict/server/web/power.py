@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from verdict.server.errors import InvalidInputError
 from verdict.server.power import service
 from verdict.server.power.schemas import PowerQuery, PowerResult
+from verdict.server.web.forms import field_errors, require
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
-from verdict.server.web.users import field_errors, need
 
 __all__ = ["router"]
 
@@ -92,7 +92,7 @@ def calculator(
     tuning_units: Number = "5000",
     daily_units: Number = "",
 ) -> HTMLResponse:
-    need(principal, "experiment", "read")
+    require(principal, "experiment", "read")
     form: dict[str, Any] = {
         "metric": metric,
         "baseline": baseline,

@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.api.versioning import etag
 from verdict.server.db import get_db
 from verdict.server.errors import DomainError
 from verdict.server.identity import service
@@ -32,9 +31,20 @@ from verdict.server.identity.models import Role
 from verdict.server.identity.permissions import ACTIONS, RESOURCES, permission_name
 from verdict.server.identity.schemas import RoleCreate, RoleUpdate
 from verdict.server.problems import status_of
+from verdict.server.web.forms import (
+    GENERAL,
+    PAGE_SIZE,
+    FieldErrors,
+    field_errors,
+    if_match,
+    page_urls,
+    parse_id,
+    refusable,
+    require,
+    submit,
+)
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
-from verdict.server.web.users import GENERAL, PAGE_SIZE, field_errors, need, page_links, parse_id
 
 __all__ = ["RESOURCE_LABELS", "grid", "router"]
 
@@ -54,6 +64,11 @@ RESOURCE_LABELS = {
     "data_source": "Data sources",
 }
 _ROLE_FIELDS = {"name", "description", "permissions"}
+_ANY = (DomainError,)  # every refusal of the identity service is shown on the page
+
+
+def _describe(error: ValidationError | DomainError) -> FieldErrors:
+    return field_errors(error, _ROLE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +133,7 @@ def list_roles(
     db: Db,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    need(principal, "role", "read")
+    require(principal, "role", "read")
     roles, next_cursor = service.list_roles(
         db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="name")
     )
@@ -128,8 +143,7 @@ def list_roles(
         "roles/list.html",
         {
             "roles": [(role, _summary(role), len(role.permissions) == every) for role in roles],
-            "first_page": cursor is None,
-            "next_url": page_links(request, next_cursor),
+            **page_urls("/roles", {}, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
@@ -157,7 +171,7 @@ def _role_form(
 
 @router.get("/roles/new")
 def new_role(request: Request, principal: PageUser) -> HTMLResponse:
-    need(principal, "role", "create")
+    require(principal, "role", "create")
     return _role_form(request, principal)
 
 
@@ -172,25 +186,19 @@ def create_role(
     permissions: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "role", "create")
+    require(principal, "role", "create")
     chosen = sorted(set(permissions or []))[: len(RESOURCES) * len(ACTIONS) + 1]
     form = {"name": name, "description": description, "permissions": chosen}
-    try:
-        data = RoleCreate.model_validate(
-            {"name": name, "description": description.strip() or None, "permissions": chosen}
-        )
-    except ValidationError as error:
-        errors = field_errors(error, _ROLE_FIELDS)
-        return _role_form(request, principal, form=form, errors=errors, status_code=422)
-    try:
+    body = {"name": name, "description": description.strip() or None, "permissions": chosen}
+
+    def created(data: RoleCreate) -> Response:
         role = service.create_role(db, actor=principal, data=data)
-    except DomainError as error:
-        db.rollback()
-        errors = field_errors(error, _ROLE_FIELDS)
-        return _role_form(
-            request, principal, form=form, errors=errors, status_code=status_of(error)
-        )
-    return RedirectResponse(f"/roles/{role.id}?done=created", status_code=303)
+        return RedirectResponse(f"/roles/{role.id}?done=created", status_code=303)
+
+    def again(errors: FieldErrors, status_code: int) -> Response:
+        return _role_form(request, principal, form=form, errors=errors, status_code=status_code)
+
+    return submit(db, RoleCreate.model_validate, body, created, again, _describe, refusals=_ANY)
 
 
 def _role_page(
@@ -230,7 +238,7 @@ def show_role(
     db: Db,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    need(principal, "role", "read")
+    require(principal, "role", "read")
     role = service.get_role(db, role_id=parse_id(role_id, "role"))
     return _role_page(request, principal, role, done=done)
 
@@ -247,30 +255,25 @@ def edit_role(
     permissions: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "role", "update")
+    require(principal, "role", "update")
     role = service.get_role(db, role_id=parse_id(role_id, "role"))
     chosen = sorted(set(permissions or []))[: len(RESOURCES) * len(ACTIONS) + 1]
     form = {"description": description, "permissions": chosen}
-    try:
-        data = RoleUpdate.model_validate(
-            {"description": description.strip() or None, "permissions": chosen}
+    body = {"description": description.strip() or None, "permissions": chosen}
+
+    def saved(data: RoleUpdate) -> Response:
+        service.update_role(
+            db, actor=principal, role_id=role.id, data=data, if_match=if_match(version)
         )
-    except ValidationError as error:
-        errors = field_errors(error, _ROLE_FIELDS)
-        return _role_page(request, principal, role, form=form, errors=errors, status_code=422)
-    try:
-        service.update_role(db, actor=principal, role_id=role.id, data=data, if_match=etag(version))
-    except DomainError as error:
-        db.rollback()
+        return RedirectResponse(f"/roles/{role.id}?done=saved", status_code=303)
+
+    def again(errors: FieldErrors, status_code: int) -> Response:
+        current = service.get_role(db, role_id=role.id)
         return _role_page(
-            request,
-            principal,
-            service.get_role(db, role_id=role.id),
-            form=form,
-            errors=field_errors(error, _ROLE_FIELDS),
-            status_code=status_of(error),
+            request, principal, current, form=form, errors=errors, status_code=status_code
         )
-    return RedirectResponse(f"/roles/{role.id}?done=saved", status_code=303)
+
+    return submit(db, RoleUpdate.model_validate, body, saved, again, _describe, refusals=_ANY)
 
 
 @router.post("/roles/{role_id}/delete")
@@ -283,17 +286,21 @@ def delete_role(
     version: Annotated[int, Form(ge=0)] = 0,
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "role", "delete")
+    require(principal, "role", "delete")
     role = service.get_role(db, role_id=parse_id(role_id, "role"))
-    try:
-        service.delete_role(db, actor=principal, role_id=role.id, if_match=etag(version))
-    except DomainError as error:
-        db.rollback()
+
+    def deleted() -> Response:
+        service.delete_role(db, actor=principal, role_id=role.id, if_match=if_match(version))
+        return RedirectResponse("/roles", status_code=303)
+
+    def refused(error: DomainError) -> Response:
+        current = service.get_role(db, role_id=role.id)
         return _role_page(
             request,
             principal,
-            service.get_role(db, role_id=role.id),
+            current,
             errors={GENERAL: error.detail},
             status_code=status_of(error),
         )
-    return RedirectResponse("/roles", status_code=303)
+
+    return refusable(db, deleted, refused, _ANY)

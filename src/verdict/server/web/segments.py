@@ -11,46 +11,35 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import Field, ValidationError
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
 from verdict.server.db import get_db
 from verdict.server.db.keys import KEY_MAX_LENGTH
-from verdict.server.errors import (
-    ConflictError,
-    InvalidInputError,
-    StaleVersionError,
-    VersionRequiredError,
-)
-from verdict.server.problems import status_of
 from verdict.server.segments import service
 from verdict.server.segments.schemas import SegmentCreate, SegmentOut, SegmentUpdate
-from verdict.server.web.admin_forms import (
+from verdict.server.web.forms import (
     PAGE_SIZE,
     FieldErrors,
     PageForm,
-    domain_errors,
-    if_match,
     json_object,
     optional,
+    page_urls,
     require,
-    validation_errors,
 )
-from verdict.server.web.session import PageUser, check_csrf
+from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
-SegmentKey = Annotated[str, Path(min_length=1, max_length=KEY_MAX_LENGTH)]
 _FIELDS = ("key", "name", "description", "conditions", "is_active", "size_estimate", "owner")
-_REFUSALS = (InvalidInputError, ConflictError, StaleVersionError, VersionRequiredError)
 
 
 class SegmentForm(PageForm):
@@ -123,155 +112,34 @@ def segment_list(
         is_active=is_active,
     )
     filters = {"q": text or "", "active": active}
-    kept = {name: value for name, value in filters.items() if value}
     return render(
         request,
         "segments/list.html",
         {
             "segments": segments,
             "filters": filters,
-            "next_url": f"/segments?{urlencode({**kept, 'cursor': next_cursor})}"
-            if next_cursor
-            else None,
-            "first_url": f"/segments?{urlencode(kept)}" if cursor else None,
+            **page_urls("/segments", filters, cursor=cursor, next_cursor=next_cursor),
             "deleted": deleted,
         },
     )
 
 
-def _new_page(
-    request: Request, *, values: dict[str, Any], errors: FieldErrors, status_code: int = 200
-) -> HTMLResponse:
-    return render(
-        request, "segments/new.html", {"values": values, "errors": errors}, status_code=status_code
-    )
-
-
-@router.get("/segments/-/new")
-def new_segment_form(request: Request, user: PageUser) -> HTMLResponse:
-    require(user, "segment", "create")
-    values = {"conditions": "{}", "is_active": True, "owner": user.name}
-    return _new_page(request, values=values, errors={})
-
-
-@router.post("/segments/-/new")
-def create_segment(
-    request: Request, user: PageUser, db: Db, form: Annotated[SegmentForm, Form()]
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "segment", "create")
-    errors: FieldErrors = {}
-    body = {"key": form.key.strip(), **_body(form, errors)}
-    try:
-        data = SegmentCreate.model_validate(body)
-    except ValidationError as error:
-        errors = {**validation_errors(error, _FIELDS), **errors}
-        return _new_page(request, values=_typed(form), errors=errors, status_code=422)
-    if errors:  # the conditions are not JSON
-        return _new_page(request, values=_typed(form), errors=errors, status_code=422)
-    try:
-        segment = service.create_segment(db, actor=user, data=data)
-    except (InvalidInputError, ConflictError) as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS)
-        return _new_page(
-            request, values=_typed(form), errors=errors, status_code=status_of(refusal)
-        )
-    return RedirectResponse(f"/segments/{segment.key}?saved=created", status_code=303)
-
-
-def _detail(
-    request: Request,
-    segment: SegmentOut,
-    *,
-    values: dict[str, Any] | None = None,
-    errors: FieldErrors | None = None,
-    saved: str | None = None,
-    delete_error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "segments/detail.html",
-        {
-            "segment": segment,
-            "values": values if values is not None else _values(segment),
-            "errors": errors or {},
-            "saved": saved,
-            "delete_error": delete_error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/segments/{key}")
-def segment_detail(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: SegmentKey,
-    saved: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
-    require(user, "segment", "read")
-    return _detail(request, service.get_segment(db, key=key), saved=saved)
-
-
-@router.post("/segments/{key}")
-def update_segment(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: SegmentKey,
-    form: Annotated[SegmentForm, Form()],
-) -> Response:
-    check_csrf(request, form.csrf_token)
-    require(user, "segment", "update")
-    segment = service.get_segment(db, key=key)
-    values = {**_typed(form), "key": segment.key}
-    errors: FieldErrors = {}
-    body = _body(form, errors)
-    try:
-        data = SegmentUpdate.model_validate(body)
-    except ValidationError as error:
-        errors = {**validation_errors(error, _FIELDS), **errors}
-        return _detail(request, segment, values=values, errors=errors, status_code=422)
-    if errors:  # the conditions are not JSON
-        return _detail(request, segment, values=values, errors=errors, status_code=422)
-    try:
-        service.update_segment(db, actor=user, key=key, data=data, if_match=if_match(form.version))
-    except _REFUSALS as refusal:
-        db.rollback()
-        errors = domain_errors(refusal, _FIELDS)
-        return _detail(
-            request,
-            service.get_segment(db, key=key),
-            values=values,
-            errors=errors,
-            status_code=status_of(refusal),
-        )
-    return RedirectResponse(f"/segments/{key}?saved=updated", status_code=303)
-
-
-@router.post("/segments/{key}/delete")
-def delete_segment(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    key: SegmentKey,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    version: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    require(user, "segment", "delete")
-    service.get_segment(db, key=key)
-    try:
-        service.delete_segment(db, actor=user, key=key, if_match=if_match(version))
-    except (ConflictError, StaleVersionError, VersionRequiredError) as refusal:
-        db.rollback()
-        return _detail(
-            request,
-            service.get_segment(db, key=key),
-            delete_error=refusal.detail,
-            status_code=status_of(refusal),
-        )
-    return RedirectResponse("/segments?deleted=" + key, status_code=303)
+PAGES = KeyedPages(
+    resource="segment",
+    path="/segments",
+    templates="segments",
+    key_length=KEY_MAX_LENGTH,
+    form=SegmentForm,
+    create_schema=SegmentCreate,
+    update_schema=SegmentUpdate,
+    get=service.get_segment,
+    create=service.create_segment,
+    update=service.update_segment,
+    delete=service.delete_segment,
+    values=_values,
+    typed=_typed,
+    body=_body,
+    blank=lambda user: {"conditions": "{}", "is_active": True, "owner": user.name},
+    fields=_FIELDS,
+)
+PAGES.install(router)

@@ -11,15 +11,14 @@ only to someone holding every permission; no deactivating oneself. Every post ch
 its CSRF token first and goes through :mod:`verdict.server.identity.service`, which
 checks again, so a forged post is refused as the API would refuse it.
 
-The roles pages are in :mod:`verdict.server.web.roles`; the helpers both use are here.
+The roles pages are in :mod:`verdict.server.web.roles`; the helpers both use are in
+:mod:`verdict.server.web.forms`.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,82 +27,35 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.api.versioning import etag
 from verdict.server.db import get_db
-from verdict.server.errors import DomainError, NotFoundError, PermissionDeniedError
+from verdict.server.errors import DomainError
 from verdict.server.identity import service
 from verdict.server.identity.auth import Principal
 from verdict.server.identity.grants import EVERY_PERMISSION, granted_by_roles, held_by
 from verdict.server.identity.models import Role, User
 from verdict.server.identity.schemas import UserCreate, UserUpdate
 from verdict.server.problems import status_of
+from verdict.server.web.forms import (
+    GENERAL,
+    PAGE_SIZE,
+    FieldErrors,
+    field_errors,
+    if_match,
+    page_urls,
+    parse_id,
+    refusable,
+    require,
+    submit,
+)
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
-__all__ = ["field_errors", "need", "parse_id", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
 
-PAGE_SIZE = 50
-GENERAL = "_form"  # the key of an error that names no field of the form
 _ALL_ROLES = PageRequest(limit=200, cursor=None, sort="name")
-_FRIENDLY = {
-    ("email", "string_pattern_mismatch"): "an e-mail address such as ada@example.com",
-}
-
-
-# -- shared by the people pages ---------------------------------------------------------
-
-
-def need(principal: Principal, resource: str, action: str) -> None:
-    """Refuse (403) a page or post the signed-in user's roles do not allow."""
-    if not principal.can(resource, action):
-        raise PermissionDeniedError(
-            f"{principal.name} lacks the permission {resource}:{action} this page needs"
-        )
-
-
-def parse_id(value: str, what: str) -> uuid.UUID:
-    """A path's id; text that is no id is a page that does not exist (404)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFoundError(f"no {what} with id {value[:64]!r}") from None
-
-
-def field_errors(error: ValidationError | DomainError, fields: set[str]) -> dict[str, str]:
-    """Each error next to the form field it names, the rest under ``GENERAL``.
-
-    A schema names a field by its location (``roles``, ``permissions.2``), a service as
-    the API does (``body.email``); both become the form field's name."""
-    found: dict[str, str] = {}
-
-    def add(location: str, reason: str) -> None:
-        name = location.removeprefix("body.").split(".")[0]
-        key = name if name in fields else GENERAL
-        if key == GENERAL and name and name not in ("path", "header", "query"):
-            reason = f"{name}: {reason}"
-        found[key] = f"{found[key]}; {reason}" if key in found else reason
-
-    if isinstance(error, ValidationError):
-        for item in error.errors():
-            name = str(item["loc"][0]) if item["loc"] else ""
-            reason = _FRIENDLY.get((name, item["type"]), item["msg"])
-            add(".".join(str(part) for part in item["loc"]), reason.removeprefix("Value error, "))
-        return found
-    problems = getattr(error, "errors", None) or [(error.field or "", error.detail)]
-    for location, reason in problems:
-        add(location or "", reason)
-    return found
-
-
-def page_links(request: Request, cursor: str | None, **query: str | None) -> str | None:
-    """The URL of the next page: the same filters, the next cursor."""
-    if cursor is None:
-        return None
-    kept = {name: value for name, value in query.items() if value}
-    return f"{request.url.path}?{urlencode({**kept, 'cursor': cursor})}"
 
 
 # -- users ------------------------------------------------------------------------------
@@ -118,6 +70,13 @@ _USER_FIELDS = {
     "is_superuser",
     "is_active",
 }
+
+
+_ANY = (DomainError,)  # every refusal of the identity service is shown on the page
+
+
+def _describe(error: ValidationError | DomainError) -> FieldErrors:
+    return field_errors(error, _USER_FIELDS)
 
 
 def _load_roles(db: Session, users: Sequence[User]) -> None:
@@ -150,7 +109,7 @@ def list_users(
     q: Annotated[str, Query(max_length=100)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    need(principal, "user", "read")
+    require(principal, "user", "read")
     users, next_cursor = service.list_users(
         db,
         page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="username"),
@@ -163,8 +122,7 @@ def list_users(
         {
             "users": users,
             "q": q,
-            "first_page": cursor is None,
-            "next_url": page_links(request, next_cursor, q=q),
+            **page_urls("/users", {"q": q}, cursor=cursor, next_cursor=next_cursor),
         },
     )
 
@@ -193,7 +151,7 @@ def _user_form(
 
 @router.get("/users/new")
 def new_user(request: Request, principal: PageUser, db: Db) -> HTMLResponse:
-    need(principal, "user", "create")
+    require(principal, "user", "create")
     return _user_form(request, db, principal)
 
 
@@ -212,7 +170,7 @@ def create_user(
     is_superuser: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "user", "create")
+    require(principal, "user", "create")
     chosen = (roles or [])[:200]
     form = {
         "username": username,
@@ -221,34 +179,28 @@ def create_user(
         "roles": chosen,
         "is_superuser": bool(is_superuser),
     }
-    errors: dict[str, str] = {}
-    data: UserCreate | None = None
-    try:
-        data = UserCreate.model_validate(
-            {
-                "username": username,
-                "email": email,
-                "password": password,
-                "full_name": full_name.strip() or None,
-                "roles": chosen,
-                "is_superuser": bool(is_superuser),
-            }
-        )
-    except ValidationError as error:
-        errors = field_errors(error, _USER_FIELDS)
+    body = {
+        "username": username,
+        "email": email,
+        "password": password,
+        "full_name": full_name.strip() or None,
+        "roles": chosen,
+        "is_superuser": bool(is_superuser),
+    }
+    errors: FieldErrors = {}
     if password != password_again:
         errors["password_again"] = "the two passwords differ"
-    if data is None or errors:
-        return _user_form(request, db, principal, form=form, errors=errors, status_code=422)
-    try:
+
+    def created(data: UserCreate) -> Response:
         user = service.create_user(db, actor=principal, data=data)
-    except DomainError as error:
-        db.rollback()
-        errors = field_errors(error, _USER_FIELDS)
-        return _user_form(
-            request, db, principal, form=form, errors=errors, status_code=status_of(error)
-        )
-    return RedirectResponse(f"/users/{user.id}?done=created", status_code=303)
+        return RedirectResponse(f"/users/{user.id}?done=created", status_code=303)
+
+    def again(errors: FieldErrors, status_code: int) -> Response:
+        return _user_form(request, db, principal, form=form, errors=errors, status_code=status_code)
+
+    return submit(
+        db, UserCreate.model_validate, body, created, again, _describe, errors=errors, refusals=_ANY
+    )
 
 
 def _user_page(
@@ -295,7 +247,7 @@ def show_user(
     db: Db,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    need(principal, "user", "read")
+    require(principal, "user", "read")
     user = service.get_user(db, user_id=parse_id(user_id, "user"))
     return _user_page(request, db, principal, user, done=done)
 
@@ -316,7 +268,7 @@ def edit_user(
     is_superuser: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "user", "update")
+    require(principal, "user", "update")
     user = service.get_user(db, user_id=parse_id(user_id, "user"))
     chosen = (roles or [])[:200]
     changes: dict[str, Any] = {
@@ -329,30 +281,32 @@ def edit_user(
     if password or password_again:
         changes["password"] = password
     form = {**changes, "full_name": full_name, "is_superuser": bool(is_superuser)}
-    errors: dict[str, str] = {}
-    data: UserUpdate | None = None
-    try:
-        data = UserUpdate.model_validate(changes)
-    except ValidationError as error:
-        errors = field_errors(error, _USER_FIELDS)
+    errors: FieldErrors = {}
     if password != password_again:
         errors["password_again"] = "the two passwords differ"
-    if data is None or errors:
-        return _user_page(request, db, principal, user, form=form, errors=errors, status_code=422)
-    try:
-        service.update_user(db, actor=principal, user_id=user.id, data=data, if_match=etag(version))
-    except DomainError as error:
-        db.rollback()
-        return _user_page(
-            request,
-            db,
-            principal,
-            service.get_user(db, user_id=user.id),
-            form=form,
-            errors=field_errors(error, _USER_FIELDS),
-            status_code=status_of(error),
+
+    def saved(data: UserUpdate) -> Response:
+        service.update_user(
+            db, actor=principal, user_id=user.id, data=data, if_match=if_match(version)
         )
-    return RedirectResponse(f"/users/{user.id}?done=saved", status_code=303)
+        return RedirectResponse(f"/users/{user.id}?done=saved", status_code=303)
+
+    def again(errors: FieldErrors, status_code: int) -> Response:
+        current = service.get_user(db, user_id=user.id)
+        return _user_page(
+            request, db, principal, current, form=form, errors=errors, status_code=status_code
+        )
+
+    return submit(
+        db,
+        UserUpdate.model_validate,
+        changes,
+        saved,
+        again,
+        _describe,
+        errors=errors,
+        refusals=_ANY,
+    )
 
 
 @router.post("/users/{user_id}/active")
@@ -366,25 +320,29 @@ def set_user_active(
     active: Annotated[str, Form(pattern="^(true|false)$")] = "false",
 ) -> Response:
     check_csrf(request, csrf_token)
-    need(principal, "user", "update")
+    require(principal, "user", "update")
     user = service.get_user(db, user_id=parse_id(user_id, "user"))
-    try:
+    done = "reactivated" if active == "true" else "deactivated"
+
+    def switched() -> Response:
         service.update_user(
             db,
             actor=principal,
             user_id=user.id,
             data=UserUpdate(is_active=active == "true"),
-            if_match=etag(version),
+            if_match=if_match(version),
         )
-    except DomainError as error:
-        db.rollback()
+        return RedirectResponse(f"/users/{user.id}?done={done}", status_code=303)
+
+    def refused(error: DomainError) -> Response:
+        current = service.get_user(db, user_id=user.id)
         return _user_page(
             request,
             db,
             principal,
-            service.get_user(db, user_id=user.id),
+            current,
             errors={GENERAL: error.detail},
             status_code=status_of(error),
         )
-    done = "reactivated" if active == "true" else "deactivated"
-    return RedirectResponse(f"/users/{user.id}?done={done}", status_code=303)
+
+    return refusable(db, switched, refused, _ANY)
