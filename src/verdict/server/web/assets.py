@@ -10,6 +10,7 @@ browser asks once per upgrade.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
@@ -36,13 +37,24 @@ class VendorFile:
     media_type: str
 
     def location(self) -> Path:
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise NotFoundError(f"the {self.distribution} package is not installed")
-        return Path(next(iter(spec.submodule_search_locations))) / self.path
+        return _package_dir(self.package, self.distribution) / self.path
 
     def version(self) -> str:
-        return importlib.metadata.version(self.distribution)
+        return _version(self.distribution)
+
+
+# Both are looked up once per process: a page names its assets on every render.
+@functools.cache
+def _package_dir(package: str, distribution: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFoundError(f"the {distribution} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def _version(distribution: str) -> str:
+    return importlib.metadata.version(distribution)
 
 
 VENDOR: dict[str, VendorFile] = {
