@@ -262,7 +262,9 @@ def test_saving_rules_and_rollout_changes_what_the_api_reads(
 ) -> None:
     key = make_flag(client, admin)
     page = editor.get(f"/flags/{key}?environment=staging")
-    version = re.search(r'name="version" value="(\d+)"', page.text)
+    rules_form = re.search(r'<form [^>]*/rules#rules".*?</form>', page.text, re.S)
+    assert rules_form
+    version = re.search(r'name="version" value="(\d+)"', rules_form.group(0))
     assert version
     assert version.group(1) == "0"  # never configured in staging
     rules = '[{"id": "pro", "type": "force", "condition": {"plan": "pro"}, "value": true}]'

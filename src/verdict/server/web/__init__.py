@@ -31,6 +31,7 @@ from verdict.server.web.audit import router as audit_router
 from verdict.server.web.environments import router as environments_router
 from verdict.server.web.experiment_forms import router as experiment_forms_router
 from verdict.server.web.experiments import router as experiments_router
+from verdict.server.web.flag_definition import router as flag_definition_router
 from verdict.server.web.flag_edits import router as flag_edits_router
 from verdict.server.web.flags import router as flags_router
 from verdict.server.web.metrics_pages import router as metrics_pages_router
@@ -47,6 +48,7 @@ __all__ = ["SECTIONS", "install_dashboard"]
 SECTIONS: tuple[APIRouter, ...] = (
     flags_router,
     flag_edits_router,
+    flag_definition_router,
     experiment_forms_router,
     experiments_router,
     segments_router,

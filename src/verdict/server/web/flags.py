@@ -53,7 +53,7 @@ from verdict.server.web.forms import PAGE_SIZE, page_urls, require
 from verdict.server.web.session import PageUser, check_csrf, safe_next
 from verdict.server.web.templating import render
 
-__all__ = ["RULES_MAX", "SAVED", "detail_page", "router", "stale_answer"]
+__all__ = ["HISTORY_SHOWN", "RULES_MAX", "SAVED", "detail_page", "router", "stale_answer"]
 
 router = APIRouter(prefix="/flags", include_in_schema=False)
 Db = Annotated[Session, Depends(get_db)]
@@ -71,7 +71,11 @@ SAVED = {
     "override-removed": "Override removed.",
     "prerequisites": "Prerequisites saved.",
     "switch": "Kill switch changed.",
+    "definition": "Definition saved.",
+    "archived": "Flag archived: it is left out of every environment's configuration.",
+    "restored": "Flag restored.",
 }
+HISTORY_SHOWN = 20  # audit entries on a flag's page, newest first
 
 
 def _environments(db: Session) -> list[Environment]:
@@ -251,6 +255,20 @@ def create(
 # -- a flag's page -------------------------------------------------------------------
 
 
+def _definition_form(flag: Any) -> dict[str, str]:
+    """The "edit definition" form as the flag stands (the create form's text formats)."""
+    return {
+        "name": flag.name,
+        "description": flag.description or "",
+        "default_value": shown_value(flag.default_value, flag.value_type),
+        "variants": "\n".join(
+            f"{v.key} = {shown_value(v.value, flag.value_type)}" for v in flag.variants
+        ),
+        "tags": ", ".join(flag.tags),
+        "owner": flag.owner or "",
+    }
+
+
 def _state_form(rules: list[dict[str, Any]], rollout: float | None) -> dict[str, str]:
     return {
         "rules": json.dumps(rules, indent=2, ensure_ascii=False),
@@ -292,7 +310,12 @@ def detail_page(
             environment_key=chosen.key,
             page=PageRequest(limit=PAGE_SIZE, cursor=overrides_cursor, sort="unit_id"),
         )
+    history, _ = service.list_history(
+        db, key=key, page=PageRequest(limit=HISTORY_SHOWN, cursor=None, sort="-at")
+    )
     forms = {
+        "definition": _definition_form(flag),
+        "lifecycle": {},
         "state": _state_form(state.rules, state.rollout_percentage) if state else {},
         "override": {"unit_id": "", "value": "", "variant": "", "reason": "", "expires_at": ""},
         "prerequisite": {"flag": "", "value": ""},
@@ -321,6 +344,9 @@ def detail_page(
             "saved": SAVED.get(saved or ""),
             "stored_rules": json.dumps(state.rules, indent=2, ensure_ascii=False) if state else "",
             "tried": tried,
+            "history": history,
+            "history_shown": HISTORY_SHOWN,
+            "stored_definition": _definition_form(flag),
             "shown": shown_value,
         },
         status_code=status_code,
