@@ -1,8 +1,8 @@
 """The dashboard in a real browser: Debian's ``chromium`` driven by Playwright.
 
-One live ``verdict serve`` (SQLite, with the administrator ``admin``) and one browser
-are shared by a test worker; each test gets a fresh browser context (its own cookies),
-1280 px wide. Helpers:
+One live ``verdict serve`` (SQLite, with the administrator ``admin``) is shared by a
+test worker and one browser by a test module; each test gets a fresh browser context
+(its own cookies), 1280 px wide. Helpers:
 
 - ``sign_in(page, username, password)`` goes through the login form;
 - ``screenshots(page, name)`` writes the page at 1280 and 390 px wide under
@@ -72,7 +72,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's synchronous API keeps an event loop running
+# in the thread while it is open, and tests of other modules that the same worker runs
+# afterwards call asyncio.run(), which refuses to start inside a running loop.
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

@@ -172,6 +172,7 @@ def test_a_persons_keys_stop_working_when_they_are_deactivated(
     make_user: Callable[..., str],
     login: Callable[[str], dict[str, str]],
 ) -> None:
+    make_user(superuser=True)  # so the one deactivated below is never the last superuser
     username = make_user(superuser=True)
     admin_key, server_key, server = _keys_of(client, login(username))
     url = f"/api/v1/users/{_user(client, admin, username)['id']}"
