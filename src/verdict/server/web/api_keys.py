@@ -13,13 +13,13 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import MAX_LIMIT, PageRequest
-from verdict.server.db import get_db, utcnow
+from verdict.server.db import utcnow
 from verdict.server.environments.service import list_environments
 from verdict.server.errors import ConflictError, DomainError
 from verdict.server.identity import keys
@@ -35,13 +35,13 @@ from verdict.server.web.forms import (
     require,
     submit,
 )
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 _FIELDS = ("name", "kind", "environment", "expires_at")
 _CREATE = TypeAdapter(ApiKeyCreate)
 _KINDS = [

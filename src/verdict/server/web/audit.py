@@ -15,22 +15,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
 from verdict.server.audit import service
 from verdict.server.audit.models import AuditLogEntry
-from verdict.server.db import get_db
 from verdict.server.web.forms import PAGE_SIZE, page_urls, parse_id, require
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["Change", "compare", "router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 _ABSENT = object()
 # The dashboard pages of resources whose ids the audit log keeps.

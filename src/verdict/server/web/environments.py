@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.db import get_db
 from verdict.server.environments import service
 from verdict.server.environments.models import Environment
 from verdict.server.environments.schemas import EnvironmentCreate, EnvironmentUpdate
@@ -30,13 +28,13 @@ from verdict.server.web.forms import (
     require,
 )
 from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 _FIELDS = ("key", "name", "description", "sort_order")
 
 

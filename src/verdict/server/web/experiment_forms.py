@@ -35,7 +35,6 @@ from starlette.datastructures import FormData
 
 from verdict.server.analysis import runs
 from verdict.server.api.versioning import check_version
-from verdict.server.db import get_db
 from verdict.server.errors import (
     ConflictError,
     DomainError,
@@ -58,6 +57,7 @@ from verdict.server.web.experiment_form_data import (
     stored_form,
 )
 from verdict.server.web.forms import require
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
@@ -65,7 +65,6 @@ __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 # Refused requests the form shows next to its fields; anything else is an error page.
 _FORM_ERRORS = (InvalidInputError, ConflictError, StaleVersionError, VersionRequiredError)

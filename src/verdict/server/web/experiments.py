@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, load_only
@@ -34,7 +34,6 @@ from verdict.server.analysis.models import AnalysisRun, AnalysisRunStatus
 from verdict.server.analysis.result_schemas import ResultsOut, SeriesPoint
 from verdict.server.api.pagination import PageRequest
 from verdict.server.audit.models import AuditLogEntry
-from verdict.server.db import get_db
 from verdict.server.errors import InvalidInputError, NotFoundError
 from verdict.server.experiments import service
 from verdict.server.experiments.lifecycle import allowed_actions
@@ -46,13 +45,13 @@ from verdict.server.web.experiment_results import (
     sample_progress,
 )
 from verdict.server.web.forms import page_urls, require
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["PAGE_SIZE", "router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 PAGE_SIZE = 25
 HISTORY_SHOWN = 20

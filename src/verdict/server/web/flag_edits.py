@@ -14,14 +14,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from verdict.server.api.versioning import etag
-from verdict.server.db import get_db
-from verdict.server.db.keys import KEY_MAX_LENGTH, KEY_PATTERN
+from verdict.server.db.keys import KEY_MAX_LENGTH
 from verdict.server.errors import (
     ConflictError,
     InvalidInputError,
@@ -43,16 +42,12 @@ from verdict.server.web.flag_forms import (
 )
 from verdict.server.web.flags import RULES_MAX, detail_page, stale_answer
 from verdict.server.web.forms import require
+from verdict.server.web.params import Db, EnvironmentKey, FlagKey, Token, Version
 from verdict.server.web.session import PageUser, check_csrf
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/flags", include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
-FlagKey = Annotated[str, Path(min_length=1, max_length=KEY_MAX_LENGTH, pattern=KEY_PATTERN.pattern)]
-EnvironmentKey = Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN.pattern)]
-Token = Annotated[str, Form(max_length=200)]
-Version = Annotated[int, Form(ge=0)]
 
 _STATE_FIELDS = ("rules", "rollout_percentage")
 _OVERRIDE_FIELDS = ("unit_id", "value", "variant", "reason", "expires_at")

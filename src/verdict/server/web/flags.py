@@ -17,15 +17,14 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import MAX_LIMIT, PageRequest
 from verdict.server.api.versioning import etag
-from verdict.server.db import get_db
-from verdict.server.db.keys import KEY_MAX_LENGTH, KEY_PATTERN
+from verdict.server.db.keys import KEY_MAX_LENGTH
 from verdict.server.delivery.evaluation import evaluate_flags
 from verdict.server.delivery.schemas import EvaluateRequest
 from verdict.server.environments import service as environments
@@ -50,16 +49,13 @@ from verdict.server.web.flag_forms import (
     shown_value,
 )
 from verdict.server.web.forms import PAGE_SIZE, page_urls, require
+from verdict.server.web.params import Db, EnvironmentKey, FlagKey, Token
 from verdict.server.web.session import PageUser, check_csrf, safe_next
 from verdict.server.web.templating import render
 
 __all__ = ["HISTORY_SHOWN", "RULES_MAX", "SAVED", "detail_page", "router", "stale_answer"]
 
 router = APIRouter(prefix="/flags", include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
-FlagKey = Annotated[str, Path(min_length=1, max_length=KEY_MAX_LENGTH, pattern=KEY_PATTERN.pattern)]
-EnvironmentKey = Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN.pattern)]
-Token = Annotated[str, Form(max_length=200)]
 
 RULES_MAX = 200_000  # characters of the rules editor
 _CREATE_FIELDS = ("key", "name", "description", "value_type", "default_value", "variants", "tags")

@@ -16,12 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 
-from verdict.server.db import get_db
 from verdict.server.errors import DomainError
 from verdict.server.identity.auth import Principal
 from verdict.server.problems import status_of
@@ -35,12 +33,12 @@ from verdict.server.web.forms import (
     require,
     submit,
 )
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
 __all__ = ["KeyedPages"]
 
-Db = Annotated[Session, Depends(get_db)]
 Saved = Annotated[str | None, Query(max_length=20)]
 CsrfToken = Annotated[str, Form(max_length=200)]
 Version = Annotated[str, Form(max_length=20)]

@@ -12,16 +12,15 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
-from verdict.server.db import get_db
 from verdict.server.errors import AuthenticationError, DomainError
 from verdict.server.identity import sessions
 from verdict.server.identity.auth import SESSION_COOKIE, set_session_cookie
 from verdict.server.identity.models import AccessTokenKind
 from verdict.server.identity.router import login_throttle
+from verdict.server.web.params import Db
 from verdict.server.web.session import (
     LOGIN_CSRF_COOKIE,
     LoginRequired,
@@ -36,7 +35,6 @@ from verdict.server.web.templating import render
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 
 def _login_form(

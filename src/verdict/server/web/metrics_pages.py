@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from verdict.server.analysis import metrics
 from verdict.server.analysis.models import MetricAggregation, MetricCapping, MetricType
 from verdict.server.analysis.schemas import MetricCreate, MetricOut, MetricUpdate
 from verdict.server.api.pagination import PageRequest
-from verdict.server.db import get_db
 from verdict.server.db.keys import KEY_MAX_LENGTH
 from verdict.server.identity.auth import Principal
 from verdict.server.web.forms import (
@@ -35,13 +33,13 @@ from verdict.server.web.forms import (
     require,
 )
 from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 # Form fields; the form says "direction" where the schema says lower_is_better.
 _FIELDS = (
     "key",

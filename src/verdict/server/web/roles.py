@@ -17,13 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.db import get_db
 from verdict.server.errors import DomainError
 from verdict.server.identity import service
 from verdict.server.identity.auth import Principal
@@ -43,13 +41,13 @@ from verdict.server.web.forms import (
     require,
     submit,
 )
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
 __all__ = ["RESOURCE_LABELS", "grid", "router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 RESOURCE_LABELS = {
     "experiment": "Experiments",

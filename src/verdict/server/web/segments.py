@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.db import get_db
 from verdict.server.db.keys import KEY_MAX_LENGTH
 from verdict.server.segments import service
 from verdict.server.segments.schemas import SegmentCreate, SegmentOut, SegmentUpdate
@@ -32,13 +30,13 @@ from verdict.server.web.forms import (
     require,
 )
 from verdict.server.web.keyed_pages import KeyedPages
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 _FIELDS = ("key", "name", "description", "conditions", "is_active", "size_estimate", "owner")
 
 

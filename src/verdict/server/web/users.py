@@ -20,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from verdict.server.api.pagination import PageRequest
-from verdict.server.db import get_db
 from verdict.server.errors import DomainError
 from verdict.server.identity import service
 from verdict.server.identity.auth import Principal
@@ -47,13 +46,13 @@ from verdict.server.web.forms import (
     require,
     submit,
 )
+from verdict.server.web.params import Db
 from verdict.server.web.session import PageUser, check_csrf
 from verdict.server.web.templating import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-Db = Annotated[Session, Depends(get_db)]
 
 _ALL_ROLES = PageRequest(limit=200, cursor=None, sort="name")
 
