@@ -105,10 +105,13 @@ def test_bootstrap_serves_until_the_server_answers(server: ConfigServer) -> None
 
 
 def test_close_stops_the_refresh_thread(server: ConfigServer) -> None:
+    # Only this client's thread counts: other tests' clients may still be closing.
+    before = set(_client_threads())
     client = polling_client(server)
     assert client.wait_until_ready(WAIT)
+    [own] = [t for t in _client_threads() if t not in before]
     client.close()
-    assert not any(t.name == "verdict-sdk-refresh" and t.is_alive() for t in _client_threads())
+    assert not own.is_alive()
     seen = len(server.requests)
     time.sleep(0.2)
     assert len(server.requests) == seen
