@@ -22,6 +22,7 @@ from tests.integration.conftest import PASSWORD, unique
 from tests.integration.web.conftest import Browser, Headers, MakeUser, form_token
 from verdict.server.identity.models import User
 from verdict.server.web.audit import compare
+from verdict.server.web.forms import PAGE_SIZE
 
 Login = Callable[[str], Headers]
 
@@ -360,6 +361,30 @@ def test_the_roles_list_shows_built_in_and_custom_roles_with_their_permissions(
     assert "Roles" not in viewer_row  # viewers do not read roles
     assert "<strong>Segments</strong>: read, update" in text
     assert "Custom" in text
+
+
+def test_built_in_roles_head_the_first_page_however_many_custom_roles_there_are(
+    browser: Browser, client: TestClient, headers: Headers, admin: str
+) -> None:
+    # A full page of custom roles whose names sort before every built-in one.
+    prefix = f"aa-{unique('r')}"
+    for number in range(PAGE_SIZE + 1):
+        made = client.post(
+            "/api/v1/roles",
+            json={"name": f"{prefix}-{number:03d}", "permissions": ["segment:read"]},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+    reader = browser(admin)
+    first = reader.get("/roles").text
+    for built_in in ("admin", "experimenter", "viewer"):
+        assert "Built-in" in _row(first, f">{built_in}</a>")
+    assert f">{prefix}-000</a>" in first
+    next_link = re.search(r'href="([^"]+)">Next page</a>', first)
+    assert next_link, "no next page"
+    following = reader.get(html.unescape(next_link.group(1))).text
+    assert ">viewer</a>" not in following  # listed once, on the first page
+    assert "Custom" in following
 
 
 def test_a_custom_role_made_in_the_grid_is_what_the_api_reads(

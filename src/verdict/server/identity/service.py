@@ -283,8 +283,14 @@ def get_role(session: Session, *, role_id: uuid.UUID) -> Role:
 ROLE_SORTS: Sortable = {"name": Role.name}
 
 
-def list_roles(session: Session, *, page: PageRequest) -> tuple[Sequence[Role], str | None]:
-    return paginate(session, select(Role), page, sortable=ROLE_SORTS, id_column=Role.id)
+def list_roles(
+    session: Session, *, page: PageRequest, builtin: bool | None = None
+) -> tuple[Sequence[Role], str | None]:
+    """A page of roles; ``builtin`` keeps only the built-in (or only the custom) ones."""
+    query = select(Role)
+    if builtin is not None:
+        query = query.where(Role.is_builtin.is_(builtin))
+    return paginate(session, query, page, sortable=ROLE_SORTS, id_column=Role.id)
 
 
 def create_role(session: Session, *, actor: Principal, data: RoleCreate) -> Role:

@@ -13,7 +13,7 @@ would through the API (``grants.py``): nobody hands out a permission they lack.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -132,9 +132,16 @@ def list_roles(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
     require(principal, "role", "read")
-    roles, next_cursor = service.list_roles(
-        db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="name")
+    # The few built-in roles head the first page; the custom ones are paged after them.
+    built_in: Sequence[Role] = []
+    if cursor is None:
+        built_in, _ = service.list_roles(
+            db, page=PageRequest(limit=PAGE_SIZE, cursor=None, sort="name"), builtin=True
+        )
+    custom, next_cursor = service.list_roles(
+        db, page=PageRequest(limit=PAGE_SIZE, cursor=cursor, sort="name"), builtin=False
     )
+    roles = [*built_in, *custom]
     every = len(RESOURCES) * len(ACTIONS)
     return render(
         request,
