@@ -151,3 +151,53 @@ def test_the_page_follows_an_analysis_and_reloads_with_its_results(
     page.get_by_role("table", name="Sign-ups").wait_for()
     page.locator('[data-figure="forest-1"] .main-svg').first.wait_for()
     assert not page.get_by_text("No results yet").count()
+
+
+def test_a_bandit_shows_its_weights_over_time_and_updates_them_on_demand(
+    page: Any, api: httpx.Client, admin: Headers
+) -> None:
+    metric = make_metric(api, admin, name="Replies resolved", event_name="resolved")
+    made = make_experiment(
+        api,
+        admin,
+        key=unique("reply-bandit"),
+        name="Reply style bandit",
+        type="bandit",
+        environment="production",
+        bandit_burn_in=20,
+        variants=[
+            {"key": "formal", "is_control": True},
+            {"key": "friendly"},
+            {"key": "steps"},
+        ],
+        metrics=[{"metric": metric, "role": "primary"}],
+    )
+    start_experiment(api, admin, made)
+    key: str = made["key"]
+    server = server_key(str(api.base_url).rstrip("/"), admin)
+    exposures, events = [], []
+    for variant, resolving in (("formal", 5), ("friendly", 6), ("steps", 24)):
+        for i in range(40):
+            unit = f"{key}-{variant}-{i}"
+            exposures.append({"unit_id": unit, "experiment": key, "variant": variant})
+            if i < resolving:
+                events.append(
+                    {"client_event_id": str(uuid.uuid4()), "type": "resolved", "unit_id": unit}
+                )
+    assert not _post(api, "/api/v1/exposures", {"exposures": exposures}, server).get("errors")
+    _post(api, "/api/v1/events", {"events": events}, server)
+
+    sign_in(page)
+    page.goto(f"/experiments/{key}")
+    panel = page.get_by_role("region", name="Bandit")
+    assert "No update yet" in panel.inner_text()
+    questions = accept_dialogs(page, once=True)
+    panel.get_by_role("button", name="Update the weights now").click()
+    page.wait_for_url(f"**/experiments/{key}?notice=*")
+    assert questions == [f"Analyse {key} and move its weights now?"]
+    assert "phase 2 opened" in page.get_by_role("status").inner_text()
+    panel = page.get_by_role("region", name="Bandit")
+    updates = panel.get_by_role("table", name="Latest bandit updates")
+    assert "applied" in updates.inner_text()
+    page.locator('[data-figure="bandit-weights"] .main-svg').first.wait_for()
+    check_page(page, "experiments-bandit")

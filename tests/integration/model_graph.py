@@ -153,6 +153,10 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         analysis_method=m.AnalysisMethod.SEQUENTIAL,
         cuped_days=7.0,
         breakdowns=["country"],
+        bandit_update_minutes=30,
+        bandit_floor=0.05,
+        bandit_burn_in=250,
+        bandit_top_two=0.5,
         created_by_id=user.id,
         updated_by_id=user.id,
     )
@@ -325,6 +329,20 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
     )
     session.add(run)
     session.flush()
+    bandit_update = m.BanditUpdate(
+        experiment_id=experiment.id,
+        created_at=at(29.99),
+        status=m.BanditUpdateStatus.APPLIED,
+        trigger="worker",
+        reason="Thompson sampling on 'revenue-per-order' (normal posterior), floor 0.05",
+        metric_key="revenue-per-order",
+        phase_id=phase.id,
+        analysis_run_id=run.id,
+        weights={"control": 0.3, "warm": 0.7},
+        probabilities={"control": 0.31, "warm": 0.69},
+        arms={"control": {"units": 1000, "mean": 1.5, "variance": 4.0}},
+    )
+    session.add(bandit_update)
     state = m.AnalysisState(
         experiment_id=experiment.id,
         incremental={"table": "verdict_unit_aggregates_x", "through": "2026-01-02T00:00:00Z"},
@@ -409,4 +427,5 @@ def build_graph(session: Session) -> dict[type[Any], Any]:
         m.DataSource: warehouse,
         m.AnalysisRun: run,
         m.AnalysisState: state,
+        m.BanditUpdate: bandit_update,
     }

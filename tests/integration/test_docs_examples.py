@@ -82,7 +82,14 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=15)
 
 
-GUIDES = ["api.md", "api-flags.md", "api-experiments.md", "events.md", "analysis.md"]
+GUIDES = [
+    "api.md",
+    "api-flags.md",
+    "api-experiments.md",
+    "events.md",
+    "analysis.md",
+    "bandits.md",
+]
 
 
 @pytest.mark.parametrize("guide", GUIDES)

@@ -11,6 +11,7 @@ from verdict.analysis.definitions import (
     AnalysisSpec,
     MetricKind,
     MetricSpec,
+    Period,
     VariantSpec,
 )
 from verdict.analysis.engines import (
@@ -50,6 +51,7 @@ __all__ = [
     "IncrementalState",
     "MetricKind",
     "MetricSpec",
+    "Period",
     "SparkEngine",
     "SqlAlchemyEngine",
     "VariantSpec",

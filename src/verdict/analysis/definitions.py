@@ -3,9 +3,16 @@
 An :class:`AnalysisSpec` is everything the SQL is generated from. It is checked when
 it is built, so an invalid definition never reaches a database: the first problem
 raises :class:`~verdict.analysis.errors.AnalysisDefinitionError` naming the field
-(``metrics[2].value_path``). :meth:`AnalysisSpec.fingerprint` hashes every field except
-``end``; the incremental refresh keeps per-unit aggregates only while the fingerprint
-stays the same, so any change of a definition forces a full rebuild.
+(``metrics[2].value_path``). :meth:`AnalysisSpec.fingerprint` hashes every field the
+per-unit table depends on (all but ``end``, the variants' weights and the bandit
+``periods``); the incremental refresh keeps per-unit aggregates only while the
+fingerprint stays the same, so any change of a definition forces a full rebuild, while a
+bandit's new allocation period (or a phase's new weights) does not.
+
+A bandit (weights that change during the experiment) lists its allocation periods
+(:class:`Period`); each unit belongs to the period of its first exposure, and the
+analysis weights it by the inverse of its variant's weight in that period
+(:mod:`verdict.stats.adaptive`). An empty ``periods`` is a fixed-weight experiment.
 
 Enum values equal the server's ``MetricType`` / ``MetricAggregation`` values, so the
 server converts with ``MetricKind(metric.type.value)``.
@@ -30,8 +37,13 @@ __all__ = [
     "Capping",
     "MetricKind",
     "MetricSpec",
+    "Period",
     "VariantSpec",
 ]
+
+# A bandit's allocation periods: each adds a branch to the SQL that finds a unit's period.
+MAX_PERIODS = 10_000
+WEIGHT_TOLERANCE = 1e-6
 
 Capping = Literal["none", "absolute", "percentile"]
 
@@ -105,12 +117,26 @@ class VariantSpec:
 
 
 @dataclass(frozen=True)
+class Period:
+    """One allocation period of a bandit: from ``start`` on, the variants' ``weights``
+    (in the spec's variant order), until the next period starts."""
+
+    start: datetime
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(self.weights))
+
+
+@dataclass(frozen=True)
 class AnalysisSpec:
     """One analysis of one experiment (phase): variants, metrics, window and options.
 
     Exposures count in ``[start, end)``; events up to and including ``end``.
     ``quantile_confidence`` is the level of the order-statistic interval returned for
-    percentile metrics (see :mod:`verdict.stats.quantiles`).
+    percentile metrics (see :mod:`verdict.stats.quantiles`). ``periods`` are a bandit's
+    allocation periods (empty: the weights never changed); the first starts at or before
+    ``start``.
     """
 
     experiment_id: str
@@ -122,25 +148,41 @@ class AnalysisSpec:
     breakdowns: tuple[str, ...] = ()
     daily: bool = True
     quantile_confidence: float = 0.95
+    periods: tuple[Period, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(self.variants))
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "breakdowns", tuple(self.breakdowns))
+        object.__setattr__(self, "periods", tuple(self.periods))
         _check_spec(self)
         object.__setattr__(self, "start", self.start.astimezone(UTC))
         object.__setattr__(self, "end", self.end.astimezone(UTC))
+        object.__setattr__(
+            self,
+            "periods",
+            tuple(Period(p.start.astimezone(UTC), p.weights) for p in self.periods),
+        )
 
     @property
     def control(self) -> VariantSpec | None:
         """The control variant, if one is marked."""
         return next((v for v in self.variants if v.is_control), None)
 
+    @property
+    def is_bandit(self) -> bool:
+        """Whether the weights changed during the experiment (allocation periods)."""
+        return bool(self.periods)
+
     def fingerprint(self) -> str:
-        """SHA-256 of every definition field except ``end`` (hex)."""
+        """SHA-256 of the fields the per-unit table depends on (hex): every field but
+        ``end``, the variants' weights and ``periods``, which only the statistics read."""
         payload = {
             "experiment_id": self.experiment_id,
-            "variants": [_plain(v) for v in self.variants],
+            "variants": [
+                {k: v for k, v in _plain(variant).items() if k != "weight"}
+                for variant in self.variants
+            ],
             "metrics": [_plain(m) for m in self.metrics],
             "start": self.start.isoformat(),
             "cuped_days": self.cuped_days,
@@ -196,6 +238,7 @@ def _check_spec(spec: AnalysisSpec) -> None:
     for index, attribute in enumerate(spec.breakdowns):
         if not _SEGMENT.match(attribute):
             _fail(f"breakdowns[{index}]", "an attribute name is letters, digits or _")
+    _check_periods(spec)
     keys: set[str] = set()
     for index, metric in enumerate(spec.metrics):
         prefix = f"metrics[{index}]"
@@ -203,6 +246,31 @@ def _check_spec(spec: AnalysisSpec) -> None:
             _fail(f"{prefix}.key", f"duplicate metric key {metric.key!r}")
         keys.add(metric.key)
         _check_metric(metric, prefix, allow_ratio=True)
+
+
+def _check_periods(spec: AnalysisSpec) -> None:
+    if len(spec.periods) > MAX_PERIODS:
+        _fail("periods", f"at most {MAX_PERIODS:,} allocation periods")
+    previous: datetime | None = None
+    for index, period in enumerate(spec.periods):
+        prefix = f"periods[{index}]"
+        if not isinstance(period, Period):
+            _fail(prefix, "must be a Period")
+        start = period.start
+        if not isinstance(start, datetime) or start.tzinfo is None or start.utcoffset() is None:
+            _fail(f"{prefix}.start", "must be timezone-aware (UTC)")
+        if index == 0 and start > spec.start:
+            _fail(f"{prefix}.start", "the first period must start at or before start")
+        if previous is not None and start <= previous:
+            _fail(f"{prefix}.start", f"must be after periods[{index - 1}].start")
+        previous = start
+        weights = period.weights
+        if len(weights) != len(spec.variants):
+            _fail(f"{prefix}.weights", f"need one weight per variant ({len(spec.variants)})")
+        if not all(isinstance(w, int | float) and _positive(w) for w in weights):
+            _fail(f"{prefix}.weights", "every weight must be a positive number")
+        if abs(math.fsum(weights) - 1.0) > WEIGHT_TOLERANCE:
+            _fail(f"{prefix}.weights", f"must sum to 1, got {math.fsum(weights)!r}")
 
 
 def _check_metric(metric: MetricSpec, prefix: str, *, allow_ratio: bool) -> None:

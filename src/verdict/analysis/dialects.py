@@ -26,6 +26,11 @@ text alone (column types, JSON flavour, table engines, aggregates):
 * ``VERDICT_RANKS(value, condition, 'n', 'k1', ...)`` -- the values of ranks ``k1, ...``
   among the ``n`` values of ``value`` where ``condition`` holds, as one list, for the
   engines with a rank-selecting aggregate (``Flavour.select_ranks``);
+* ``VERDICT_PERIOD(us, 'start_0 start_1 ...')`` -- a bandit's allocation period of the
+  time ``us`` (microseconds): the index ``i`` of ``[start_i, start_i+1)``, 0 before the
+  first start. It becomes a balanced tree of CASEs (:func:`period_case`), the same text
+  in every dialect, put in after sqlglot's pass: parsing thousands of nested CASEs would
+  cost seconds, one string literal costs nothing;
 * ``__vsrc_<name>__`` -- a mapped source: a quoted table name or ``(SELECT ...)``.
 
 On ClickHouse, sqlglot renders every ``CAST`` as ``Nullable(T)``; a cast of a
@@ -46,7 +51,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-__all__ = ["FLAVOURS", "Flavour", "render", "sql_string", "table_name"]
+__all__ = ["FLAVOURS", "Flavour", "period_case", "render", "sql_string", "table_name"]
 
 
 def sql_string(value: str) -> str:
@@ -63,6 +68,27 @@ def table_name(name: str, dialect: str) -> str:
     if len(parts) > 2:
         table.set("catalog", parts[-3])
     return table.sql(dialect=dialect)
+
+
+def period_case(column: str, starts_us: Sequence[int]) -> str:
+    """The index of the period holding ``column``: period ``i`` covers ``[starts_us[i],
+    starts_us[i + 1])``; times before the first start are in period 0.
+
+    A balanced tree of CASEs, ``ceil(log2(periods))`` deep, so a row costs that many
+    comparisons; one CASE with a branch per period would walk every row down a list."""
+
+    def node(low: int, high: int) -> str:
+        if low == high:
+            return str(low)
+        middle = (low + high + 1) // 2  # the first period of the upper half
+        return (
+            f"CASE WHEN {column} < {starts_us[middle]} THEN {node(low, middle - 1)} "
+            f"ELSE {node(middle, high)} END"
+        )
+
+    if not starts_us:
+        raise ValueError("starts_us: need at least one period")
+    return node(0, len(starts_us) - 1)
 
 
 def _json_path(path: Sequence[str]) -> str:
@@ -278,7 +304,9 @@ def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
             fragments[marker] = fragment
             return exp.column(marker)
         path = [_literal_text(arg) for arg in args[1:]]
-        if name == "VERDICT_EPOCH_US":
+        if name == "VERDICT_PERIOD":
+            fragment = period_case(column, [int(start) for start in path[0].split()])
+        elif name == "VERDICT_EPOCH_US":
             fragment = flavour.epoch_micros(column)
         elif name == "VERDICT_JSON_TEXT":
             fragment = flavour.json_text(column, path)

@@ -241,6 +241,12 @@ class ChdbEngine:
         # WITH ... AS MATERIALIZED (see verdict.analysis.dialects): a CTE read twice is
         # computed once.
         self.execute("SET enable_materialized_cte = 1")
+        # A bandit's period lookup (verdict.analysis.dialects.period_case) is about 60
+        # bytes and 7 syntax-tree nodes per allocation period: 10,000 periods exceed the
+        # default 256 KiB and 50,000 nodes.
+        self.execute("SET max_query_size = 4194304")
+        self.execute("SET max_ast_elements = 1000000")
+        self.execute("SET max_expanded_ast_elements = 2000000")
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         try:

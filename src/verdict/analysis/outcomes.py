@@ -18,6 +18,10 @@ them into what an experimenter reads, with :mod:`verdict.stats` doing every form
 * the decision (:func:`verdict.stats.decide`) over primary metrics and guardrails;
 * the daily cumulative series (:mod:`verdict.analysis.series`).
 
+A bandit (a spec with allocation periods) is analysed from each arm's per-period sums,
+inverse-propensity weighted (:mod:`verdict.analysis.weighted`): weighted means and
+comparisons, no CUPED rows, the per-period sample-ratio check, and a note on every row.
+
 A comparison the data cannot support yet (too few units, no variance, a control
 without denominator) becomes a row whose ``note`` says why, never an exception: one
 metric's lack of data must not hide the others.
@@ -34,9 +38,18 @@ from typing import Any
 from scipy import special
 
 from verdict.analysis.comparisons import compare, comparison_figures, finite, own_figures
-from verdict.analysis.definitions import AnalysisSpec, MetricSpec
+from verdict.analysis.definitions import Aggregation, AnalysisSpec, MetricSpec
 from verdict.analysis.series import daily_series
 from verdict.analysis.statistics import Computation, VariantStatistics
+from verdict.analysis.weighted import (
+    PeriodSums,
+    period_check,
+    period_srm,
+    pooled,
+    weighted_comparison,
+    weighted_figures,
+    weighted_note,
+)
 from verdict.stats import (
     Comparison,
     GuardrailOutcome,
@@ -132,26 +145,38 @@ class _Collector:
         *,
         dimension: str | None = None,
         value: str | None = None,
+        sums: Mapping[str, PeriodSums] | None = None,
     ) -> list[MetricResult]:
+        """The rows of one metric; ``sums`` (a bandit's per-period sums, ``rows`` then
+        pooled over the periods) weights every figure but a percentile's."""
         control_spec = self.spec.control
         assert control_spec is not None
         control = rows.get(control_spec.id)
+        weighted = sums if metric.effective_aggregation is not Aggregation.PERCENTILE else None
         out: list[MetricResult] = []
         for variant in self.spec.variants:
             row = rows.get(variant.id)
+            figures = (
+                own_figures(metric, row, self.alpha)
+                if weighted is None
+                else weighted_figures(metric, row, weighted.get(variant.id), self.alpha)
+            )
             base: dict[str, Any] = {
                 "metric": metric.key,
                 "variant": variant.id,
                 "method": self.method,
                 "dimension": dimension,
                 "dimension_value": value,
-                **own_figures(metric, row, self.alpha),
+                **figures,
             }
             if variant.is_control:
                 out.append(MetricResult(cuped=False, **base))
                 continue
-            for cuped in (False, True):
-                result = self._treatment_row(metric, control, row, base, cuped=cuped)
+            # CUPED's pooled slope would mix periods of different weights: not for bandits.
+            for cuped in (False,) if sums is not None else (False, True):
+                result = self._treatment_row(
+                    metric, control, row, base, cuped=cuped, weighted=weighted
+                )
                 if result is not None:
                     out.append(result)
         return out
@@ -164,13 +189,23 @@ class _Collector:
         base: dict[str, Any],
         *,
         cuped: bool,
+        weighted: Mapping[str, PeriodSums] | None = None,
     ) -> MetricResult | None:
         if control is None or treatment is None:
             return None if cuped else MetricResult(cuped=False, **{**base, "note": NOT_ENOUGH_DATA})
+        comparison: Comparison[FloatArray] | None
         try:
-            comparison = compare(
-                metric, control, treatment, alpha=self.alpha, method=self.method, cuped=cuped
-            )
+            if weighted is not None:
+                comparison = weighted_comparison(
+                    weighted[control.variant].estimate(metric),
+                    weighted[treatment.variant].estimate(metric),
+                    alpha=self.alpha,
+                    method=self.method,
+                )
+            else:
+                comparison = compare(
+                    metric, control, treatment, alpha=self.alpha, method=self.method, cuped=cuped
+                )
         except ValueError as error:
             if cuped:
                 return None
@@ -180,7 +215,11 @@ class _Collector:
         one = comparison.item()
         figures: dict[str, Any] = comparison_figures(one)
         if self.method == "bayesian":
-            figures.update(self._bayesian(metric, control, treatment, comparison, cuped))
+            figures.update(
+                self._bayesian(
+                    metric, control, treatment, comparison, cuped or weighted is not None
+                )
+            )
             figures["p_value"] = None
         plan = self.plans.get(metric.key, MetricPlan())
         expected = plan.expected_effect or DEFAULT_EXPECTED_EFFECT
@@ -201,10 +240,13 @@ class _Collector:
         control: VariantStatistics,
         treatment: VariantStatistics,
         comparison: Comparison[FloatArray],
-        cuped: bool,
+        adjusted: bool,
     ) -> dict[str, float | None]:
+        """Chance to win and expected loss: the beta-binomial posterior of raw
+        conversions, else (CUPED, weighted, other metrics) the normal model of the
+        comparison's effect."""
         higher = not metric.lower_is_better
-        if metric.kind.value == "conversion" and not cuped:
+        if metric.kind.value == "conversion" and not adjusted:
             result = beta_binomial_test(
                 control.to_proportion_summary(),
                 treatment.to_proportion_summary(),
@@ -293,7 +335,9 @@ def _decision(
         reasons += [f"No data to compare yet on {m}." for m in missing]
         return {"verdict": "keep_running", "variant": None, "reasons": reasons}
     srm = None
-    if sum(units.values()) > 0:
+    if spec.is_bandit:
+        srm = period_check(spec, computation)
+    elif sum(units.values()) > 0:
         srm = sample_ratio_check(list(units.values()), [v.weight for v in spec.variants])
     decision = decide(
         primary=primary,
@@ -308,6 +352,27 @@ def _decision(
         *(f"No data to compare yet on {m}." for m in missing),
     ]
     return decision
+
+
+# Per variant id, its rows: one, or a bandit's one per allocation period.
+_Arms = dict[str, list[VariantStatistics]]
+
+
+def _metric_rows(
+    collector: _Collector,
+    metric: MetricSpec,
+    arms: _Arms,
+    *,
+    dimension: str | None = None,
+    value: str | None = None,
+) -> list[MetricResult]:
+    spec = collector.spec
+    if not spec.is_bandit:
+        rows = {variant: found[-1] for variant, found in arms.items()}
+        return collector.metric_rows(metric, rows, dimension=dimension, value=value)
+    pooled_rows = {variant: pooled(found) for variant, found in arms.items()}
+    sums = {variant: PeriodSums(spec, variant).add(found) for variant, found in arms.items()}
+    return collector.metric_rows(metric, pooled_rows, dimension=dimension, value=value, sums=sums)
 
 
 def evaluate(
@@ -328,25 +393,26 @@ def evaluate(
         raise ValueError("spec.variants: an analysis needs a control variant")
     alpha = 1 - confidence_level
     collector = _Collector(spec=spec, method=method, alpha=alpha, plans=plans or {})
-    overall: dict[str, dict[str, VariantStatistics]] = defaultdict(dict)
-    broken: dict[tuple[str, str, str], dict[str, VariantStatistics]] = defaultdict(dict)
+    overall: dict[str, _Arms] = defaultdict(lambda: defaultdict(list))
+    broken: dict[tuple[str, str, str], _Arms] = defaultdict(lambda: defaultdict(list))
     for row in computation.statistics:
         if row.day is not None:
             continue
         if row.dimension is None:
-            overall[row.metric][row.variant] = row
+            overall[row.metric][row.variant].append(row)
         elif row.breakdown is not None:
-            broken[(row.dimension, row.breakdown, row.metric)][row.variant] = row
+            broken[(row.dimension, row.breakdown, row.metric)][row.variant].append(row)
     results: list[MetricResult] = []
     for metric in spec.metrics:
-        results.extend(collector.metric_rows(metric, overall.get(metric.key, {})))
+        results.extend(_metric_rows(collector, metric, overall.get(metric.key, {})))
     for dimension in spec.breakdowns:
         rows: list[MetricResult] = []
         values = sorted({value for (d, value, _) in broken if d == dimension})
         for metric in spec.metrics:
             for value in values:
                 rows.extend(
-                    collector.metric_rows(
+                    _metric_rows(
+                        collector,
                         metric,
                         broken.get((dimension, value, metric.key), {}),
                         dimension=dimension,
@@ -354,9 +420,15 @@ def evaluate(
                     )
                 )
         results.extend(_adjust_breakdown(rows))
+    if spec.is_bandit:
+        notes = {metric.key: weighted_note(spec, metric) for metric in spec.metrics}
+        results = [
+            replace(r, note=notes[r.metric] if r.note is None else f"{r.note}; {notes[r.metric]}")
+            for r in results
+        ]
     return Outcome(
         results=tuple(results),
-        srm=_srm(spec, computation),
+        srm=period_srm(spec, computation) if spec.is_bandit else _srm(spec, computation),
         decision=_decision(spec, collector, computation, required_units),
         timeseries=daily_series(spec, computation, method=method, alpha=alpha)
         if spec.daily

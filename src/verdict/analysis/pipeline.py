@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -144,6 +144,7 @@ def _metric_statistics(
     group: tuple[str | None, str | None, date | None],
     exposed: int,
     values: Sequence[Any],
+    period: int | None = None,
 ) -> VariantStatistics:
     ratio = metric.denominator is not None
     present = {
@@ -170,6 +171,7 @@ def _metric_statistics(
         sum=_number(values[1]),
         sum_squares=_number(values[2]),
         conversions=_count(values[3]),
+        period=period,
         **optional,
     )
 
@@ -179,64 +181,88 @@ def _variant(spec: AnalysisSpec, index: Any) -> str | None:
     return None if index is None else spec.variants[round(float(index))].id
 
 
-def _overall_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The overall row of each variant, the sum of its day rows (every figure adds)."""
-    totals: dict[Any, list[float | None]] = {}
+def _overall_rows(rows: list[tuple[Any, ...]], *, periods: bool) -> list[tuple[Any, ...]]:
+    """The overall row of each variant (a bandit's: of each variant and period), the sum
+    of its day rows (every figure adds)."""
+    totals: dict[tuple[Any, tuple[int, ...]], list[float | None]] = {}
     for row in rows:
         if str(row[0]) != DAY:
             continue
         key = None if row[2] is None else round(float(row[2]))
-        total = totals.setdefault(key, [None] * (len(row) - 3))
-        for index, value in enumerate(row[3:]):
+        values = row[3:-1] if periods else row[3:]
+        period = (_count(row[-1]),) if periods else ()
+        total = totals.setdefault((key, period), [None] * len(values))
+        for index, value in enumerate(values):
             if value is not None:
                 total[index] = (total[index] or 0.0) + float(value)
-    return [(OVERALL, "", variant, *total) for variant, total in totals.items()]
+    return [(OVERALL, "", variant, *total, *period) for (variant, period), total in totals.items()]
+
+
+@dataclass
+class _Exposures:
+    """Exposed units per variant, per exposure day, per bandit period; excluded units."""
+
+    by_variant: dict[str, int]
+    by_day: dict[date, dict[str, int]] = field(default_factory=dict)
+    by_period: dict[int, dict[str, int]] = field(default_factory=dict)
+    multiple: int = 0
 
 
 def _statistics(
     plan: Plan,
     rows: list[tuple[Any, ...]],
     quantiles: dict[tuple[str, str, str, str], tuple[Any, ...]],
-) -> tuple[list[VariantStatistics], dict[str, int], dict[date, dict[str, int]], int]:
-    """The statistics rows, exposures per variant and per day, and the excluded units."""
+) -> tuple[list[VariantStatistics], _Exposures]:
+    """The statistics rows, and the exposures per variant, day and period."""
     spec = plan.spec
+    bandit = bool(plan.period_starts_us)
     width = len(STAT_FIELDS)
-    found: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-    multiple = 0
+    found: dict[tuple[str, str, str, int | None], tuple[Any, ...]] = {}
+    exposures = _Exposures({v.id: 0 for v in spec.variants})
     for row in rows:
-        variant = _variant(spec, row[2])
+        period = _count(row[-1]) if bandit else None
+        values = row[:-1] if bandit else row
+        variant = _variant(spec, values[2])
         if variant is None:
             # Units exposed to several variants: counted, never analysed.
-            if str(row[0]) == OVERALL:
-                multiple = _count(row[3])
+            if str(values[0]) == OVERALL:
+                exposures.multiple += _count(values[3])
             continue
-        found[(str(row[0]), "" if row[1] is None else str(row[1]), variant)] = row
-    # Every variant has an overall row, even without exposed units.
+        found[(str(values[0]), "" if values[1] is None else str(values[1]), variant, period)] = (
+            values
+        )
+    # Every variant has an overall row (a bandit's: in some period), even without units.
+    present = {variant for (label, _, variant, _) in found if label == OVERALL}
     for spec_variant in spec.variants:
-        overall = (OVERALL, "", spec_variant.id)
-        if overall not in found:
-            found[overall] = (OVERALL, "", spec_variant.id, 0, *([0] * width * len(plan.metrics)))
-    exposures = {v.id: 0 for v in spec.variants}
-    by_day: dict[date, dict[str, int]] = {}
+        if spec_variant.id not in present:
+            empty = (OVERALL, "", spec_variant.id, 0, *([0] * width * len(plan.metrics)))
+            found[(OVERALL, "", spec_variant.id, 0 if bandit else None)] = empty
     result: list[VariantStatistics] = []
-    for (label, key, variant), row in sorted(found.items()):
+    for (label, key, variant, period), row in sorted(found.items()):
         group = _group(spec, label, key)
         exposed = _count(row[3])
         if label == OVERALL:
-            exposures[variant] = exposed
+            exposures.by_variant[variant] += exposed
+            if period is not None:
+                per_period = exposures.by_period.setdefault(
+                    period, {v.id: 0 for v in spec.variants}
+                )
+                per_period[variant] += exposed
         elif label == DAY and group[2] is not None:
-            by_day.setdefault(group[2], {v.id: 0 for v in spec.variants})[variant] = exposed
+            by_day = exposures.by_day.setdefault(group[2], {v.id: 0 for v in spec.variants})
+            by_day[variant] += exposed
         for metric in plan.metrics:
             offset = 4 + metric.index * width
             stats = _metric_statistics(
-                metric, variant, group, exposed, row[offset : offset + width]
+                metric, variant, group, exposed, row[offset : offset + width], period
             )
             if metric.is_percentile and label != DAY:
+                # A bandit's period rows all carry the variant's pooled quantile.
                 stats = _with_quantile(
                     plan, metric, stats, quantiles.get((metric.measure.prefix, label, key, variant))
                 )
             result.append(stats)
-    return result, exposures, by_day, multiple
+    return result, exposures
 
 
 def _caps(run: _Run, plan: Plan, table: str) -> dict[str, float]:
@@ -279,14 +305,16 @@ def _quantiles(
             continue
         prefix = metric.measure.prefix
         if run.flavour.select_ranks is not None:
-            # The statistics rows hold each group's count of values (``n``).
-            groups: list[tuple[str, str, int, int]] = []
+            # The statistics rows hold each group's count of values (``n``); a bandit's
+            # groups add up over their periods (its quantiles are pooled).
+            counts: dict[tuple[str, str, int], int] = {}
             for row in rows:
                 label, variant = str(row[0]), row[2]
-                n = _count(row[4 + metric.index * width])
-                if label != DAY and variant is not None and n > 0:
+                if label != DAY and variant is not None:
                     key = "" if row[1] is None else str(row[1])
-                    groups.append((label, key, round(float(variant)), n))
+                    group = (label, key, round(float(variant)))
+                    counts[group] = counts.get(group, 0) + _count(row[4 + metric.index * width])
+            groups = [(*group, n) for group, n in counts.items() if n > 0]
             if len(groups) <= MAX_SELECTED_GROUPS:
                 if groups:
                     query = selected_quantiles_sql(plan, metric, table, caps, groups)
@@ -383,7 +411,7 @@ def compute(
         caps = _caps(run, plan, table)
         rows = run.fetch(statistics_sql(plan, table, caps, grouping_sets=run.flavour.grouping_sets))
         if spec.daily:
-            rows += _overall_rows(rows)
+            rows += _overall_rows(rows, periods=spec.is_bandit)
         quantiles = _quantiles(run, plan, table, caps, rows)
     except BaseException:
         # The original error matters more than a failed clean-up; a table left behind
@@ -396,21 +424,22 @@ def compute(
         run.drop(state.table)
     if not keep_state:
         run.drop(table)
-    statistics, exposures, by_day, multiple = _statistics(plan, rows, quantiles)
+    statistics, exposures = _statistics(plan, rows, quantiles)
     cap_names = {}
     for metric in plan.metrics:
         cap_names[metric.measure.prefix] = metric.metric.key
         if metric.denominator is not None:
             cap_names[metric.denominator.prefix] = f"{metric.metric.key}.denominator"
     return Computation(
-        exposures=exposures,
+        exposures=exposures.by_variant,
         statistics=tuple(statistics),
-        multiple_exposures=multiple,
+        multiple_exposures=exposures.multiple,
         unknown_variants=unknown,
         scanned_from=_moment(scan_start_us(plan, previous)),
         scanned_to=spec.end,
         full=previous is None,
         state=IncrementalState(table, fingerprint, spec.end, exposure_rows) if keep_state else None,
-        exposures_by_day=by_day,
+        exposures_by_day=exposures.by_day,
         caps={cap_names[prefix]: value for prefix, value in caps.items()},
+        exposures_by_period=exposures.by_period,
     )

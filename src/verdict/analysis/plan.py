@@ -134,6 +134,8 @@ class Plan:
     start_us: int
     end_us: int
     cuped_us: int | None
+    # A bandit's allocation period starts (epoch microseconds); empty: fixed weights.
+    period_starts_us: tuple[int, ...] = ()
 
     @property
     def columns(self) -> tuple[tuple[Measure, str], ...]:
@@ -235,6 +237,7 @@ def build_plan(spec: AnalysisSpec, mapping: DataSourceMapping) -> Plan:
         start_us=epoch_micros(spec.start.timestamp()),
         end_us=epoch_micros(spec.end.timestamp()),
         cuped_us=None if spec.cuped_days is None else round(spec.cuped_days * 24 * MICROS_PER_HOUR),
+        period_starts_us=tuple(epoch_micros(p.start.timestamp()) for p in spec.periods),
     )
     events = mapping.events
     for measure in plan.measures:

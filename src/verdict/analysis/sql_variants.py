@@ -10,6 +10,12 @@ Small queries read the per-unit table (never the events):
   ``sum``, ``sum_squares``, conversions, the ratio's denominator sums and
   cross-product, and the CUPED covariate sums and cross-products, all of per-unit
   values after capping;
+* for a bandit (a spec with allocation periods), every grouping of
+  :func:`statistics_sql` is also by the unit's exposure period (``vs_period``, the last
+  column): the index ``i`` of the period ``[start_i, start_i+1)`` holding the unit's
+  ``exposed_us`` (0 before the first start), the placeholder ``VERDICT_PERIOD``, which
+  :func:`~verdict.analysis.dialects.render` turns into a tree of CASEs, so a unit costs
+  ``log2(periods)`` comparisons however many periods there are;
 * :func:`quantiles_sql` -- for a percentile metric, per variant (and breakdown value):
   ``n``, the sample quantile (rank ``ceil(n p)``), and the order statistics at ranks
   ``ceil(n p -+ z sqrt(n p (1 - p)))`` that bound its interval
@@ -40,6 +46,7 @@ __all__ = ["STAT_FIELDS", "caps_sql", "quantiles_sql", "statistics_sql"]
 
 OVERALL = "overall"
 DAY = "day"
+PERIOD = "vs_period"
 
 
 def double(value: float) -> str:
@@ -157,9 +164,12 @@ def _groupings(plan: Plan) -> list[tuple[str, str, str]]:
     return groupings
 
 
-def _values_cte(plan: Plan, table: str, caps: Mapping[str, float]) -> str:
+def _values_cte(plan: Plan, table: str, caps: Mapping[str, float], *, period: bool = False) -> str:
     columns = ["variant_index", "exposure_day"]
     columns += [f"breakdown_{i}" for i in range(len(plan.spec.breakdowns))]
+    if period:
+        starts = " ".join(str(start) for start in plan.period_starts_us)
+        columns.append(f"VERDICT_PERIOD(exposed_us, {sql_string(starts)}) AS {PERIOD}")
     for metric in plan.metrics:
         columns += _value_columns(metric, caps)
     return f"vs_values AS (SELECT {', '.join(columns)} FROM {table})"
@@ -176,16 +186,24 @@ def statistics_sql(
     breakdowns). With ``grouping_sets`` (every engine but SQLite) all groupings are one
     aggregation over one read of the table; otherwise one GROUP BY per grouping, in a
     UNION ALL.
+
+    A bandit's rows are per exposure period too: every grouping also groups by
+    ``vs_period``, returned as the last column.
     """
     sums = "".join(", " + expression for metric in plan.metrics for expression in _sums(metric))
+    bandit = bool(plan.period_starts_us)
+    # The period is in every grouping (never a grouping set of its own), last.
+    period = f", {PERIOD}" if bandit else ""
+    sums += period
     groupings = _groupings(plan)
     if plan.spec.daily:
         groupings = [grouping for grouping in groupings if grouping[0] != OVERALL]
-    values = f"WITH {_values_cte(plan, table, caps)}\n"
+    values = f"WITH {_values_cte(plan, table, caps, period=bandit)}\n"
     if not grouping_sets or len(groupings) == 1:
         selects = [
             f"SELECT {sql_string(label)} AS vs_group, {key} AS vs_key, variant_index, "
-            f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY variant_index{group_by}"
+            f"COUNT(*) AS vs_exposed{sums} FROM vs_values "
+            f"GROUP BY variant_index{group_by}{period}"
             for label, key, group_by in groupings
         ]
         return values + "\nUNION ALL\n".join(selects)
@@ -200,9 +218,9 @@ def statistics_sql(
         f"WHEN GROUPING({column}) = 0 THEN {expression}" for _, expression, column in extra
     )
     key += " ELSE '' END"
-    sets = [f"(variant_index, {column})" for _, _, column in extra]
+    sets = [f"(variant_index, {column}{period})" for _, _, column in extra]
     if len(extra) < len(groupings):
-        sets.insert(0, "(variant_index)")
+        sets.insert(0, f"(variant_index{period})")
     return (
         values + f"SELECT {label} AS vs_group, {key} AS vs_key, variant_index, "
         f"COUNT(*) AS vs_exposed{sums} FROM vs_values GROUP BY GROUPING SETS ({', '.join(sets)})"

@@ -7,6 +7,11 @@ they feed :mod:`verdict.stats` directly (``to_mean_summary()``, ``to_ratio_summa
 because sufficient statistics add, :func:`cumulative_daily` turns them into the
 cumulative series a chart shows. Quantiles do not add, so daily rows of percentile
 metrics carry the sums of per-unit values but no quantile.
+
+A bandit's rows (a spec with allocation periods) are per exposure period as well
+(``period``, the index into ``spec.periods``): the analysis weights each period by the
+inverse of the variant's weight in it, so the periods' sums are kept apart. A percentile
+metric's period rows each carry the variant's quantile over all periods (pooled).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ STAT_FIELDS = (
     "denominator_covariate_numerator",
     "denominator_covariate_denominator",
 )
-_ADDITIVE_FIELDS = ("exposed", *STAT_FIELDS)
+ADDITIVE_FIELDS = ("exposed", *STAT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class VariantStatistics:
     the pre-exposure window, and the four cross-products of
     :class:`~verdict.stats.summaries.RatioCupedSummary` are ``covariate_cross``
     (numerator x pre-numerator) and the three ``*_covariate_*`` fields).
+
+    ``period`` is set on a bandit's rows: the sums are of the units first exposed in that
+    allocation period (the quantile fields, though, are the variant's over all periods).
     """
 
     metric: str
@@ -92,6 +100,7 @@ class VariantStatistics:
     quantile_lower: float | None = None
     quantile_upper: float | None = None
     quantile_confidence: float | None = None
+    period: int | None = None
 
     @property
     def is_ratio(self) -> bool:
@@ -182,7 +191,9 @@ class Computation:
     """The result of :func:`verdict.analysis.pipeline.compute`.
 
     ``exposures`` counts exposed units per variant id (multi-variant units excluded);
-    ``exposures_by_day`` the same per exposure day (SRM input). ``scanned_from`` and
+    ``exposures_by_day`` the same per exposure day (SRM input), and, for a bandit,
+    ``exposures_by_period`` per allocation period (period index -> variant id -> units,
+    periods without units left out). ``scanned_from`` and
     ``scanned_to`` bound the event times this run read (an incremental run reads only
     the new part); ``caps`` the percentile caps applied, by metric key (a ratio's
     denominator cap under ``"<key>.denominator"``).
@@ -198,9 +209,11 @@ class Computation:
     state: IncrementalState | None
     exposures_by_day: dict[date, dict[str, int]] = field(default_factory=dict)
     caps: dict[str, float] = field(default_factory=dict)
+    exposures_by_period: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def overall(self) -> tuple[VariantStatistics, ...]:
-        """The rows of the whole population (no breakdown, no day)."""
+        """The rows of the whole population (no breakdown, no day); a bandit's are one
+        per (metric, variant, period)."""
         return tuple(s for s in self.statistics if s.dimension is None and s.day is None)
 
     def daily(self) -> tuple[VariantStatistics, ...]:
@@ -209,13 +222,14 @@ class Computation:
 
 
 def cumulative_daily(daily: tuple[VariantStatistics, ...]) -> tuple[VariantStatistics, ...]:
-    """Per (metric, variant), running sums over exposure days in date order."""
-    series: dict[tuple[str, str], list[VariantStatistics]] = defaultdict(list)
+    """Per (metric, variant, and a bandit's period), running sums over exposure days in
+    date order."""
+    series: dict[tuple[str, str, int | None], list[VariantStatistics]] = defaultdict(list)
     for row in daily:
         if row.day is None:
             raise ValueError("cumulative_daily: rows must be daily rows")
-        series[(row.metric, row.variant)].append(row)
-    names = [f.name for f in fields(VariantStatistics) if f.name in _ADDITIVE_FIELDS]
+        series[(row.metric, row.variant, row.period)].append(row)
+    names = [f.name for f in fields(VariantStatistics) if f.name in ADDITIVE_FIELDS]
     result: list[VariantStatistics] = []
     for rows in series.values():
         running: VariantStatistics | None = None

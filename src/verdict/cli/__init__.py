@@ -422,10 +422,17 @@ def worker(
             help="Seconds between refreshes of running experiments' results (default 3600).",
         ),
     ] = None,
+    bandit_interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Seconds between checks for bandits due a weight update (default 60).",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run background work until SIGTERM or SIGINT: retention, and analysis of running
-    experiments whose data changed."""
+    """Run background work until SIGTERM or SIGINT: retention, analysis of running
+    experiments whose data changed, and the weight updates of running bandits."""
     import threading
 
     from verdict.server.worker import run_worker, stop_on_signals
@@ -434,6 +441,7 @@ def worker(
         database_url=database_url,
         worker_interval=interval,
         analysis_interval=analysis_interval,
+        bandit_interval=bandit_interval,
     )
     stop = threading.Event()
     stop_on_signals(stop)

@@ -23,6 +23,7 @@ from verdict.server.api.hot import HotPathDispatch
 from verdict.server.api.limits import BodyTooLargeError, PathSet, RequestLimits, body_too_large
 from verdict.server.api.openapi import complete_spec
 from verdict.server.audit.router import router as audit_router
+from verdict.server.bandits.router import router as bandits_router
 from verdict.server.config import Settings
 from verdict.server.datasources.router import router as data_sources_router
 from verdict.server.db import create_db_engine, create_session_factory
@@ -71,6 +72,7 @@ _MANAGEMENT_ROUTERS = (
     metrics_router,
     experiments_router,
     analysis_router,
+    bandits_router,
     data_sources_router,
     environments_router,
     segments_router,

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="Seconds between two passes of `verdict worker` over the running "
         "experiments, each refreshing the analyses whose inputs changed.",
     )
+    bandit_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two checks of `verdict worker` for running bandits "
+        "due a weight update (each bandit updates every `bandit_update_minutes`).",
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

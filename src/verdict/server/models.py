@@ -13,6 +13,7 @@ from verdict.server.analysis.models import (
 )
 from verdict.server.assignments.models import Assignment, AssignmentReason
 from verdict.server.audit.models import AuditLogEntry
+from verdict.server.bandits.models import BanditUpdate, BanditUpdateStatus
 from verdict.server.datasources.models import DataSource
 from verdict.server.db.base import Base
 from verdict.server.environments.models import DEFAULT_ENVIRONMENTS, Environment
@@ -61,6 +62,8 @@ __all__ = [
     "Assignment",
     "AssignmentReason",
     "AuditLogEntry",
+    "BanditUpdate",
+    "BanditUpdateStatus",
     "Base",
     "DataSource",
     "Environment",

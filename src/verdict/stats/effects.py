@@ -34,7 +34,7 @@ import numpy as np
 from scipy import special
 
 from verdict.stats.inputs import Alternative, FloatArray, Index, pick
-from verdict.stats.relative import fieller_lift_bounds, score_lift_bounds
+from verdict.stats.relative import fieller_lift_bounds, log_lift_bounds, score_lift_bounds
 from verdict.stats.status import (
     SMALL_COUNT,
     DataStatus,
@@ -219,8 +219,13 @@ def relative_bounds(
     critical: FloatArray,
     alternative: Alternative,
 ) -> tuple[FloatArray, FloatArray]:
-    """The lift interval at ``critical``: Koopman's score for proportions, else Fieller's."""
-    if is_proportion_test(method):
+    """The lift interval at ``critical``: Koopman's score for proportions, the log scale
+    for inverse-propensity weighted arms (method ``ipw``), else Fieller's."""
+    if method.split(" ")[-1] == "ipw":
+        lower, upper = log_lift_bounds(
+            treatment_mean, treatment_variance, control_mean, control_variance, critical
+        )
+    elif is_proportion_test(method):
         lower, upper = score_lift_bounds(
             treatment_mean * treatment_units,
             treatment_units,
@@ -304,7 +309,8 @@ def compare_estimates(
     ``null_std_error`` replaces the standard error in the absolute test statistic
     (the pooled standard error of the two-proportion z-test); the interval always
     uses the unpooled one. A ``method`` of "z" makes the relative interval Koopman's
-    score interval on the counts ``mean * units``; any other, Fieller's.
+    score interval on the counts ``mean * units``; "ipw" (weighted bandit arms) the log
+    scale (:func:`~verdict.stats.relative.log_lift_bounds`); any other, Fieller's.
     """
     arrays = np.broadcast_arrays(
         np.asarray(control_mean, dtype=np.float64),

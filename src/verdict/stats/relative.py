@@ -1,4 +1,4 @@
-"""Relative lift intervals and contrasts that hold their level: Fieller and Koopman's score.
+"""Relative lift intervals and contrasts that hold their level: Fieller, Koopman's score, log.
 
 The relative lift is ``L = (m_t - m_c) / |m_c|``: dividing by the *magnitude* of the
 control mean keeps "better" positive when the control mean is negative (profit,
@@ -31,6 +31,12 @@ units per arm, measured in ``tests/unit/stats/test_calibration.py``). Instead:
   lies within ``+-q``. At ``rho = 1`` this is the pooled z-test, so again the interval
   and the test agree. The bounds are found by bisection on ``log rho``, vectorised.
 
+* Inverse-propensity weighted bandit arms -- the log scale (Katz et al. 1978,
+  :func:`log_lift_bounds`), where both means are positive: a starved arm's estimate is
+  skewed and its estimated variance small exactly when it is low, and the log scale
+  holds the level better there (:mod:`verdict.stats.adaptive`). This interval is not
+  the inversion of the absolute test, so at the edge it may disagree with the p-value.
+
 ``q`` is the critical value of the test the comparison runs: a Student-t or normal
 quantile for a fixed-horizon test, the confidence-sequence multiplier for a
 sequential one (:mod:`verdict.stats.sequential`), so the same construction gives
@@ -46,6 +52,7 @@ from verdict.stats.inputs import FloatArray
 __all__ = [
     "fieller_lift_bounds",
     "lift_from_ratio",
+    "log_lift_bounds",
     "score_lift_bounds",
     "score_ratio_statistic",
 ]
@@ -87,6 +94,37 @@ def fieller_lift_bounds(
     return (
         np.asarray(np.where(bounded, lower, -np.inf)),
         np.asarray(np.where(bounded, upper, np.inf)),
+    )
+
+
+def log_lift_bounds(
+    treatment_mean: FloatArray,
+    treatment_variance: FloatArray,
+    control_mean: FloatArray,
+    control_variance: FloatArray,
+    critical: FloatArray | float,
+) -> tuple[FloatArray, FloatArray]:
+    """The lift interval on the log scale (Katz et al. 1978):
+    ``exp(log(t / c) +- q sqrt(v_t / t**2 + v_c / c**2)) - 1`` where both means are
+    positive, Fieller's set elsewhere (the log of a mean <= 0 is undefined).
+
+    For inverse-propensity weighted bandit arms (:mod:`verdict.stats.adaptive`).
+    """
+    t, c = treatment_mean, control_mean
+    positive = (t > 0) & (c > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe_t, safe_c = np.where(positive, t, 1.0), np.where(positive, c, 1.0)
+        spread = np.asarray(critical) * np.sqrt(
+            treatment_variance / safe_t**2 + control_variance / safe_c**2
+        )
+        centre = np.log(safe_t / safe_c)
+        lower, upper = np.exp(centre - spread) - 1.0, np.exp(centre + spread) - 1.0
+    fallback_lower, fallback_upper = fieller_lift_bounds(
+        treatment_mean, treatment_variance, control_mean, control_variance, critical
+    )
+    return (
+        np.asarray(np.where(positive, lower, fallback_lower)),
+        np.asarray(np.where(positive, upper, fallback_upper)),
     )
 
 

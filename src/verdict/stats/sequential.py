@@ -149,7 +149,8 @@ def make_sequential(
 
     Works for any fixed-horizon comparison (Welch, z, ratio, CUPED): it reuses the
     estimates and standard errors (the unpooled ones for proportions). The relative
-    sequence is Fieller's (Koopman's for proportions) at the sequence's multiplier.
+    sequence is Fieller's (Koopman's for proportions, the log scale for
+    inverse-propensity weighted arms) at the sequence's multiplier.
     """
     if comparison.alternative != "two-sided":
         raise ValueError(

@@ -9,6 +9,12 @@ Planted on purpose, besides random traffic over ``[start - 20 days, end + 2 days
 * units never exposed, with events;
 * events exactly at the exposure time, at ``end``, one second after ``end``, at the
   start and the end of the delayed window, and at the edges of the CUPED window.
+
+A second experiment, a bandit (:func:`bandit_rows`, its own units and events, drawn
+from its own seed so the rows above stay the same), moves its three arms' weights over
+four allocation periods while the conversion rate rises from period to period: arm B
+converts worse than control in every period but, favoured in the later periods, better
+pooled (Simpson's paradox).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -29,6 +35,15 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 END = datetime(2026, 3, 7, tzinfo=UTC)
 DAY = 86_400
 HOUR = 3_600
+
+BANDIT = str(uuid.UUID(int=0xBA2D))
+BANDIT_ARMS = tuple(str(uuid.UUID(int=0xA0 + i)) for i in range(3))  # control, B, C
+# Allocation periods: the first starts a day before START; each holds 600 units.
+BANDIT_STARTS = (START - timedelta(days=1), *(START + timedelta(hours=36 * k) for k in (1, 2, 3)))
+BANDIT_WEIGHTS = ((0.6, 0.2, 0.2), (0.3, 0.5, 0.2), (0.15, 0.7, 0.15), (0.1, 0.8, 0.1))
+BANDIT_RATES = (0.10, 0.20, 0.35, 0.50)  # the conversion rate of control and C per period
+BANDIT_B_EFFECT = -0.03  # B's difference from control in every period
+BANDIT_UNITS_PER_PERIOD = 600
 
 
 def epoch(moment: datetime) -> int:
@@ -151,8 +166,47 @@ def generate(seed: int = 20261125, units: int = 300) -> Dataset:
         }
         for name, ts in edges[index % 7]:
             events.append(_event(rng, unit, name, ts))
+    bandit_exposures, bandit_events = bandit_rows(seed + 1)
+    exposures += bandit_exposures
+    events += bandit_events
     order = rng.permutation(len(events))
     return Dataset(tuple(exposures), tuple(events[i] for i in order))
+
+
+def bandit_rows(seed: int) -> tuple[list[Exposure], list[Event]]:
+    """The bandit's exposures and events: per period, units exposed uniformly over the
+    period's part of ``[START, END)``, assigned with that period's weights; some are
+    exposed again later (same arm: the first exposure's period counts), one exactly at
+    each period start and one a second before it."""
+    rng = np.random.default_rng(seed)
+    start, end = epoch(START), epoch(END)
+    bounds = [max(start, epoch(moment)) for moment in BANDIT_STARTS] + [end]
+    exposures: list[Exposure] = []
+    events: list[Event] = []
+    for drawn in range(len(BANDIT_WEIGHTS)):
+        low, high = bounds[drawn], bounds[drawn + 1]
+        for i in range(BANDIT_UNITS_PER_PERIOD):
+            unit = f"b{drawn}{i:04d}"
+            ts = int(rng.integers(low, high))
+            if i == 0:
+                ts = low  # exactly at the period's start
+            elif i == 1 and drawn > 0:
+                ts = low - 1  # a second before it: the previous period
+            period = drawn if ts >= low else drawn - 1
+            arm = int(rng.choice(3, p=BANDIT_WEIGHTS[period]))
+            country = "US" if rng.random() < 0.6 else "DE"
+            exposures.append(Exposure(BANDIT, BANDIT_ARMS[arm], unit, ts, {"country": country}))
+            if rng.random() < 0.1:
+                again = int(rng.integers(ts, end))
+                exposures.append(Exposure(BANDIT, BANDIT_ARMS[arm], unit, again, None))
+            rate = BANDIT_RATES[period] + (BANDIT_B_EFFECT if arm == 1 else 0.0)
+            if rng.random() < rate:
+                at = ts + int(rng.integers(0, min(60, end - ts) + 1))
+                value = float(np.round(rng.gamma(2.0, 10.0), 2))
+                events.append(Event(unit, "signup", at, value, {}))
+            for _ in range(int(rng.poisson(2 + period))):
+                events.append(Event(unit, "visit", int(rng.integers(ts, end + 1)), None, {}))
+    return exposures, events
 
 
 def properties_json(event: Event) -> str:

@@ -340,6 +340,13 @@ CHECK_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "ck_experiments_experiment_type": ({"type": "a/b"}, "body.type"),
     "ck_experiments_analysis_method": ({"analysis_method": "guess"}, "body.analysis_method"),
     "ck_experiments_cuped_days_positive": ({"cuped_days": 0}, "body.cuped_days"),
+    "ck_experiments_bandit_update_minutes_range": (
+        {"bandit_update_minutes": 0},
+        "body.bandit_update_minutes",
+    ),
+    "ck_experiments_bandit_floor_range": ({"bandit_floor": 0}, "body.bandit_floor"),
+    "ck_experiments_bandit_burn_in_not_negative": ({"bandit_burn_in": -1}, "body.bandit_burn_in"),
+    "ck_experiments_bandit_top_two_fraction": ({"bandit_top_two": 1.5}, "body.bandit_top_two"),
     "ck_variants_weight_fraction": (
         {"variants": [{"key": "a", "weight": 2}]},
         "body.variants.0.weight",

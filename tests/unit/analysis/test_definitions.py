@@ -90,15 +90,21 @@ def test_an_invalid_definition_names_the_field(changes: dict[str, Any], field: s
     assert raised.value.field == field
 
 
-def test_the_fingerprint_ignores_the_end_and_nothing_else() -> None:
+def test_the_fingerprint_ignores_the_end_and_the_weights_and_nothing_else() -> None:
+    """The per-unit table depends on neither the end nor the weights (a bandit's periods
+    included), so neither forces a rebuild."""
     base = spec()
     assert base.fingerprint() == spec(end=START + timedelta(days=30)).fingerprint()
+    assert (
+        base.fingerprint()
+        == spec(variants=(VARIANTS[0], replace(VARIANTS[1], weight=0.4))).fingerprint()
+    )
     for changed in (
         spec(metrics=(replace(REVENUE, capping="absolute", cap_value=10.0),)),
         spec(start=START + timedelta(hours=1)),
         spec(cuped_days=None),
         spec(breakdowns=("country",)),
-        spec(variants=(VARIANTS[0], replace(VARIANTS[1], weight=0.4))),
+        spec(variants=(VARIANTS[0], replace(VARIANTS[1], key="renamed"))),
     ):
         assert changed.fingerprint() != base.fingerprint()
 

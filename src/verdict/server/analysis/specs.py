@@ -22,6 +22,7 @@ from verdict.analysis.definitions import (
     AnalysisSpec,
     MetricKind,
     MetricSpec,
+    Period,
     VariantSpec,
 )
 from verdict.analysis.mapping import VERDICT_MAPPING, DataSourceMapping
@@ -29,7 +30,12 @@ from verdict.analysis.outcomes import MetricPlan
 from verdict.server.analysis.models import Metric
 from verdict.server.datasources.service import source_mapping
 from verdict.server.errors import InvalidInputError
-from verdict.server.experiments.models import Experiment, ExperimentPhase, ExperimentStatus
+from verdict.server.experiments.models import (
+    Experiment,
+    ExperimentPhase,
+    ExperimentStatus,
+    ExperimentType,
+)
 
 __all__ = ["AnalysisInputs", "analysis_inputs", "metric_spec"]
 
@@ -78,6 +84,17 @@ def _phase(experiment: Experiment, number: int | None) -> ExperimentPhase | None
     )
 
 
+def _periods(experiment: Experiment) -> tuple[Period, ...]:
+    """The bandit's phases as analysis periods: when each began and its weights."""
+    return tuple(
+        Period(
+            start=phase.started_at,
+            weights=tuple(float(phase.weights.get(v.key, v.weight)) for v in experiment.variants),
+        )
+        for phase in experiment.phases
+    )
+
+
 def analysis_inputs(
     session: Session,
     experiment: Experiment,
@@ -103,8 +120,13 @@ def analysis_inputs(
         )
     phase = _phase(experiment, phase_number)
     start = phase.started_at if phase is not None else experiment.started_at
+    # A bandit is analysed over all its phases at once, each unit weighted by the
+    # inverse of its phase's weight for its variant (docs/bandits.md).
+    bandit = experiment.type is ExperimentType.BANDIT and phase_number is None
+    if bandit and experiment.phases:
+        start = experiment.phases[0].started_at
     end_candidates = [now]
-    if phase is not None and phase.ended_at is not None:
+    if phase is not None and phase.ended_at is not None and not bandit:
         end_candidates.append(phase.ended_at)
     if experiment.completed_at is not None:
         end_candidates.append(experiment.completed_at)
@@ -140,6 +162,7 @@ def analysis_inputs(
         end=end,
         cuped_days=experiment.cuped_days,
         breakdowns=tuple(experiment.breakdowns or ()),
+        periods=_periods(experiment) if bandit else (),
     )
     plans = {
         link.metric.key: MetricPlan(

@@ -65,6 +65,7 @@ from verdict.server.identity.auth import Principal
 
 __all__ = ["FrozenFieldsError", "update_experiment"]
 
+_BANDIT = ("bandit_update_minutes", "bandit_floor", "bandit_burn_in", "bandit_top_two")
 _DESCRIPTIVE = frozenset({"name", "description", "hypothesis", "tags", "owner", "target"})
 _ANALYSIS = frozenset(
     {
@@ -75,6 +76,7 @@ _ANALYSIS = frozenset(
         "analysis_method",
         "cuped_days",
         "breakdowns",
+        *_BANDIT,
     }
 )
 _LIVE = frozenset(
@@ -128,6 +130,9 @@ _NOT_NULL = frozenset(
         "metrics",
         "analysis_method",
         "breakdowns",
+        "bandit_update_minutes",
+        "bandit_floor",
+        "bandit_burn_in",
     }
 )
 # Plain columns copied from the request as they are.
@@ -150,6 +155,7 @@ _COLUMNS = (
     "confidence_level",
     "analysis_method",
     "cuped_days",
+    *_BANDIT,
     "tags",
     "start_at",
     "end_at",

@@ -117,6 +117,16 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
         Index("ix_experiments_environment_id", "environment_id"),
         Index("ix_experiments_data_source_id", "data_source_id"),
         CheckConstraint("cuped_days IS NULL OR cuped_days > 0", name="cuped_days_positive"),
+        CheckConstraint(
+            "bandit_update_minutes >= 1 AND bandit_update_minutes <= 10080",
+            name="bandit_update_minutes_range",
+        ),
+        CheckConstraint("bandit_floor > 0 AND bandit_floor <= 0.5", name="bandit_floor_range"),
+        CheckConstraint("bandit_burn_in >= 0", name="bandit_burn_in_not_negative"),
+        CheckConstraint(
+            "bandit_top_two IS NULL OR (bandit_top_two > 0 AND bandit_top_two <= 1)",
+            name="bandit_top_two_fraction",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -176,6 +186,13 @@ class Experiment(TimestampMixin, VersionedMixin, Base):
     )
     cuped_days: Mapped[float | None] = mapped_column(Float)
     breakdowns: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Bandit settings (type BANDIT only, see docs/bandits.md): minutes between weight
+    # updates, the least weight an arm keeps, the units every arm needs before the
+    # first update, and top-two sampling's beta (null: plain Thompson sampling).
+    bandit_update_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    bandit_floor: Mapped[float] = mapped_column(Float, default=0.01, server_default="0.01")
+    bandit_burn_in: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    bandit_top_two: Mapped[float | None] = mapped_column(Float)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

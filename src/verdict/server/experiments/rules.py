@@ -22,10 +22,11 @@ from verdict.engine.limits import (
     measure_condition,
 )
 from verdict.server.errors import InvalidInputError
-from verdict.server.experiments.models import Experiment, MetricRole
+from verdict.server.experiments.models import Experiment, ExperimentType, MetricRole
 
 __all__ = [
     "FieldProblems",
+    "bandit_problems",
     "bucket_problems",
     "forced_problems",
     "raise_if_any",
@@ -169,7 +170,34 @@ def start_rule_failures(
     if end_must_be_future and experiment.end_at is not None and experiment.end_at <= now:
         failures.append(("end_at", f"must be in the future; it is {experiment.end_at.isoformat()}"))
     failures.extend(targeting_problems(experiment.targeting, segments, "targeting"))
+    if experiment.type is ExperimentType.BANDIT:
+        failures.extend(bandit_problems(experiment))
     return failures
+
+
+def bandit_problems(experiment: Experiment) -> FieldProblems:
+    """What keeps a bandit from updating its weights: a floor that leaves no room for
+    the variants, or a primary metric no posterior is drawn from (a percentile)."""
+    problems: FieldProblems = []
+    arms = len(experiment.variants)
+    if arms and experiment.bandit_floor * arms > 1 + WEIGHT_SUM_TOLERANCE:
+        problems.append(
+            (
+                "bandit_floor",
+                f"{experiment.bandit_floor:g} for each of {arms} variants is more than all the "
+                f"traffic; at most {1 / arms:.4f}",
+            )
+        )
+    for link in experiment.metric_links:
+        if link.role is MetricRole.PRIMARY and link.metric.percentile is not None:
+            problems.append(
+                (
+                    "metrics",
+                    f"a bandit's primary metric is a mean, rate or ratio; {link.metric.key!r} "
+                    "is a percentile metric",
+                )
+            )
+    return problems
 
 
 def _has_primary(roles: Iterable[MetricRole]) -> bool:

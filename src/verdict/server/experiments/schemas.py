@@ -98,6 +98,17 @@ class MetricLinkIn(RequestModel):
     )
 
 
+BANDIT_UPDATE_MINUTES_MAX = 10_080  # a week
+BANDIT_BURN_IN_MAX = 1_000_000
+_BANDIT_UPDATE = "Bandits: minutes between weight updates (docs/bandits.md)."
+_BANDIT_FLOOR = "Bandits: the least weight every arm keeps (at most 1 / number of variants)."
+_BANDIT_BURN = "Bandits: units every arm needs before the first update moves the weights."
+_BANDIT_TOP_TWO = (
+    "Bandits: top-two sampling's beta, the share of traffic that follows the leader; "
+    "null: plain Thompson sampling."
+)
+
+
 class _ExperimentFields(RequestModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
@@ -154,6 +165,12 @@ class _ExperimentFields(RequestModel):
         max_length=BREAKDOWNS_MAX,
         description="Assignment-context attributes to break results down by.",
     )
+    bandit_update_minutes: int = Field(
+        default=60, ge=1, le=BANDIT_UPDATE_MINUTES_MAX, description=_BANDIT_UPDATE
+    )
+    bandit_floor: float = Field(default=0.01, gt=0, le=0.5, description=_BANDIT_FLOOR)
+    bandit_burn_in: int = Field(default=100, ge=0, le=BANDIT_BURN_IN_MAX, description=_BANDIT_BURN)
+    bandit_top_two: float | None = Field(default=None, gt=0, le=1, description=_BANDIT_TOP_TWO)
 
 
 class ExperimentCreate(_ExperimentFields):
@@ -195,6 +212,14 @@ class ExperimentUpdate(RequestModel):
     analysis_method: AnalysisMethod | None = None
     cuped_days: float | None = Field(default=None, gt=0, le=365)
     breakdowns: list[Attribute] | None = Field(default=None, max_length=BREAKDOWNS_MAX)
+    bandit_update_minutes: int | None = Field(
+        default=None, ge=1, le=BANDIT_UPDATE_MINUTES_MAX, description=_BANDIT_UPDATE
+    )
+    bandit_floor: float | None = Field(default=None, gt=0, le=0.5, description=_BANDIT_FLOOR)
+    bandit_burn_in: int | None = Field(
+        default=None, ge=0, le=BANDIT_BURN_IN_MAX, description=_BANDIT_BURN
+    )
+    bandit_top_two: float | None = Field(default=None, gt=0, le=1, description=_BANDIT_TOP_TWO)
     phase_reason: str | None = Field(
         default=None,
         max_length=1000,
@@ -278,6 +303,10 @@ class ExperimentOut(BaseModel):
     analysis_method: AnalysisMethod
     cuped_days: float | None
     breakdowns: list[str]
+    bandit_update_minutes: int
+    bandit_floor: float
+    bandit_burn_in: int
+    bandit_top_two: float | None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

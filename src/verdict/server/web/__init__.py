@@ -28,6 +28,7 @@ from verdict.server.problems import status_of
 from verdict.server.web import assets, login
 from verdict.server.web.api_keys import router as api_keys_router
 from verdict.server.web.audit import router as audit_router
+from verdict.server.web.bandit_panel import router as bandit_panel_router
 from verdict.server.web.environments import router as environments_router
 from verdict.server.web.experiment_forms import router as experiment_forms_router
 from verdict.server.web.experiments import router as experiments_router
@@ -50,6 +51,7 @@ SECTIONS: tuple[APIRouter, ...] = (
     flag_edits_router,
     flag_definition_router,
     experiment_forms_router,
+    bandit_panel_router,
     experiments_router,
     segments_router,
     metrics_pages_router,

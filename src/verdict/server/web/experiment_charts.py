@@ -1,23 +1,26 @@
 """The experiment page's charts as plotly figures (plain dicts: ``{"data", "layout"}``).
 
-Two pictures, both drawn from stored results, never recomputed:
+Three pictures, all drawn from what is stored, never recomputed:
 
 * the interval (forest) plot of one metric: each treatment's relative lift against
   control with the interval the analysis stored, and the line of no effect;
 * the cumulative lift of one metric over exposure days: each treatment's relative lift
-  with its interval as a band, from the daily series the analysis run stored.
+  with its interval as a band, from the daily series the analysis run stored;
+* a bandit's weights over time: the phases' weights as stacked steps.
 
 The page puts each figure in a JSON block that ``verdict.js`` hands to plotly.js.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from verdict.server.analysis.result_schemas import MetricResultOut, SeriesPoint
+from verdict.server.experiments.schemas import PhaseOut
 
-__all__ = ["forest_figure", "lift_series_figure"]
+__all__ = ["forest_figure", "lift_series_figure", "weights_figure"]
 
 # Distinguishable on white with at least 4.5:1 contrast (text-grade colours).
 PALETTE = ("#1d4ed8", "#b45309", "#7e22ce", "#0f766e", "#be123c", "#4d7c0f")
@@ -204,6 +207,54 @@ def lift_series_figure(
                 "zeroline": True,
                 "zerolinecolor": _INK,
                 "zerolinewidth": 2,
+                "gridcolor": _GRID,
+                "automargin": True,
+            },
+        }
+    )
+    return {"data": data, "layout": layout}
+
+
+def weights_figure(
+    phases: Sequence[PhaseOut], variants: Sequence[str], *, end: dt.datetime
+) -> dict[str, Any] | None:
+    """A bandit's weights over time: one stacked step band per variant, each phase's
+    weights held from its start to the next (the last to ``end``); None before the
+    first phase."""
+    if not phases:
+        return None
+    times = [p.started_at.isoformat() for p in phases]
+    times.append(max(end, phases[-1].started_at).isoformat())
+    data: list[dict[str, Any]] = []
+    for index, variant in enumerate(variants):
+        colour = PALETTE[index % len(PALETTE)]
+        weights = [float(p.weights.get(variant, 0.0)) for p in phases]
+        weights.append(weights[-1])
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": variant,
+                "x": times,
+                "y": weights,
+                "stackgroup": "weights",
+                "line": {"width": 1, "color": colour, "shape": "hv"},
+                "fillcolor": _rgba(colour, 0.55),
+                "hovertemplate": f"{variant}: %{{y:.1%}}<extra></extra>",
+            }
+        )
+    layout = _base_layout(260)
+    layout.update(
+        {
+            "showlegend": True,
+            "legend": {"orientation": "h", "y": -0.3},
+            "margin": {"l": 10, "r": 20, "t": 10, "b": 70},
+            "hovermode": "x unified",
+            "xaxis": {"type": "date", "gridcolor": _GRID, "automargin": True},
+            "yaxis": {
+                "title": {"text": "Share of traffic"},
+                "tickformat": ".0%",
+                "range": [0, 1],
                 "gridcolor": _GRID,
                 "automargin": True,
             },

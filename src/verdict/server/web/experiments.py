@@ -38,6 +38,7 @@ from verdict.server.errors import InvalidInputError, NotFoundError
 from verdict.server.experiments import service
 from verdict.server.experiments.lifecycle import allowed_actions
 from verdict.server.experiments.models import ExperimentStatus, ExperimentType
+from verdict.server.web.bandit_panel import bandit_panel
 from verdict.server.web.experiment_results import (
     days_left,
     decision_badge,
@@ -248,6 +249,7 @@ def experiment_detail(
         else None
     )
     winner_options = [v.key for v in experiment.variants]
+    bandit = bandit_panel(db, experiment)
     return render(
         request,
         "experiments/detail.html",
@@ -267,7 +269,9 @@ def experiment_detail(
             "breakdowns": breakdowns,
             "dimension": dimension or "",
             "errors": errors,
-            "has_charts": any(s.forest or s.series for s in sections),
+            "bandit": bandit,
+            "has_charts": bool(bandit and bandit["figure"])
+            or any(s.forest or s.series for s in sections),
             "pretty": _pretty,
             "notice": notice,
         },

@@ -1,0 +1,1 @@
+"""Multi-armed bandits: Thompson-sampling weight updates and their history."""
