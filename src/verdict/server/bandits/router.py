@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from verdict.server.analysis.runs import find_experiment
 from verdict.server.api.pagination import Page, PageRequest, page_request
 from verdict.server.bandits import service
 from verdict.server.bandits.schemas import BanditOut, BanditUpdateOut
@@ -34,7 +35,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem_doc("No such experim
     responses={**_NOT_FOUND, 422: problem_doc("The experiment is not a bandit")},
 )
 def get_bandit(key: str, _: Reader, db: Db) -> BanditOut:
-    return service.bandit_out(db, key=key)
+    return service.bandit_out(db, find_experiment(db, key))
 
 
 @router.get(
@@ -51,7 +52,7 @@ def list_bandit_updates(
 ) -> Page[BanditUpdateOut]:
     """Every update attempt, newest first: applied ones with the phase they opened,
     the others with the reason the weights were kept."""
-    found, cursor = service.list_updates(db, key=key, page=page)
+    found, cursor = service.list_updates(db, find_experiment(db, key), page=page)
     return Page[BanditUpdateOut](
         items=[service.update_out(update) for update in found], next_cursor=cursor
     )

@@ -422,10 +422,9 @@ def due_bandits(session: Session, *, now: dt.datetime) -> list[str]:
 
 
 def list_updates(
-    session: Session, *, key: str, page: PageRequest
+    session: Session, experiment: Experiment, *, page: PageRequest
 ) -> tuple[Sequence[BanditUpdate], str | None]:
     """A page of one experiment's bandit updates, newest first by default."""
-    experiment = find_experiment(session, key)
     query = select(BanditUpdate).where(BanditUpdate.experiment_id == experiment.id)
     return paginate(session, query, page, sortable=BANDIT_UPDATE_SORTS, id_column=BanditUpdate.id)
 
@@ -455,12 +454,11 @@ def last_update(session: Session, experiment: Experiment) -> BanditUpdate | None
     ).first()
 
 
-def bandit_out(session: Session, *, key: str) -> BanditOut:
+def bandit_out(session: Session, experiment: Experiment) -> BanditOut:
     """The bandit's settings, weights, last update and weights history."""
-    experiment = find_experiment(session, key)
     if experiment.type is not ExperimentType.BANDIT:
         raise InvalidInputError(
-            f"experiment {key!r} is a {experiment.type.value} experiment, not a bandit",
+            f"experiment {experiment.key!r} is a {experiment.type.value} experiment, not a bandit",
             field="path.key",
         )
     last = last_update(session, experiment)

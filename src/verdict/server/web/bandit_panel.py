@@ -34,11 +34,9 @@ def bandit_panel(db: Session, experiment: Experiment) -> dict[str, Any] | None:
     """What the page shows of a bandit (None for any other experiment)."""
     if experiment.type is not ExperimentType.BANDIT:
         return None
-    state = service.bandit_out(db, key=experiment.key)
+    state = service.bandit_out(db, experiment)
     found, _ = service.list_updates(
-        db,
-        key=experiment.key,
-        page=PageRequest(limit=UPDATES_SHOWN, cursor=None, sort="-created_at"),
+        db, experiment, page=PageRequest(limit=UPDATES_SHOWN, cursor=None, sort="-created_at")
     )
     updates: list[BanditUpdateOut] = [service.update_out(update) for update in found]
     end = experiment.completed_at or utcnow()

@@ -44,6 +44,30 @@ def _rgba(colour: str, alpha: float) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
+def _lift_axis(title: str) -> dict[str, Any]:
+    """An axis of relative lift, with the line of no effect always in sight."""
+    return {
+        "title": {"text": title},
+        "tickformat": "+.0%",
+        "rangemode": "tozero",
+        "zeroline": True,
+        "zerolinecolor": _INK,
+        "zerolinewidth": 2,
+        "gridcolor": _GRID,
+    }
+
+
+def _time_layout(height: int, legend_y: float) -> dict[str, Any]:
+    """The layout of a chart over time: a legend below it, one hover box per instant."""
+    return {
+        **_base_layout(height),
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": legend_y},
+        "margin": {"l": 10, "r": 20, "t": 10, "b": 70},
+        "hovermode": "x unified",
+    }
+
+
 def forest_figure(
     rows: Sequence[MetricResultOut],
     *,
@@ -74,15 +98,7 @@ def forest_figure(
     layout.update(
         {
             "showlegend": False,
-            "xaxis": {
-                "title": {"text": f"Lift vs control, {level} % interval"},
-                "tickformat": "+.0%",
-                "rangemode": "tozero",  # the line of no effect is always in sight
-                "zeroline": True,
-                "zerolinecolor": _INK,
-                "zerolinewidth": 2,
-                "gridcolor": _GRID,
-            },
+            "xaxis": _lift_axis(f"Lift vs control, {level} % interval"),
             "yaxis": {"type": "category", "autorange": "reversed", "automargin": True},
         }
     )
@@ -185,13 +201,9 @@ def lift_series_figure(
             }
         )
     level = f"{confidence_level * 100:g}"
-    layout = _base_layout(300)
+    layout = _time_layout(300, -0.25)
     layout.update(
         {
-            "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.25},
-            "margin": {"l": 10, "r": 20, "t": 10, "b": 70},
-            "hovermode": "x unified",
             "xaxis": {
                 "type": "date",
                 "tickformat": "%b %-d",
@@ -200,16 +212,7 @@ def lift_series_figure(
                 # A few days: one tick each (plotly would otherwise tick the hours).
                 **({"dtick": 86_400_000} if len(all_days) <= 10 else {}),
             },
-            "yaxis": {
-                "title": {"text": f"Cumulative lift, {level} % band"},
-                "tickformat": "+.0%",
-                "rangemode": "tozero",  # the line of no effect is always in sight
-                "zeroline": True,
-                "zerolinecolor": _INK,
-                "zerolinewidth": 2,
-                "gridcolor": _GRID,
-                "automargin": True,
-            },
+            "yaxis": {**_lift_axis(f"Cumulative lift, {level} % band"), "automargin": True},
         }
     )
     return {"data": data, "layout": layout}
@@ -243,13 +246,9 @@ def weights_figure(
                 "hovertemplate": f"{variant}: %{{y:.1%}}<extra></extra>",
             }
         )
-    layout = _base_layout(260)
+    layout = _time_layout(260, -0.3)
     layout.update(
         {
-            "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.3},
-            "margin": {"l": 10, "r": 20, "t": 10, "b": 70},
-            "hovermode": "x unified",
             "xaxis": {"type": "date", "gridcolor": _GRID, "automargin": True},
             "yaxis": {
                 "title": {"text": "Share of traffic"},
