@@ -24,7 +24,11 @@ Small run: --units 100000 --events 1000000. A ``--workdir`` that already holds d
 the same size is reused. DuckDB at 50M events: --events 50000000 --engines duckdb.
 Columns: full and incremental seconds, events per second of the full run, the
 incremental/full ratio, and the process's peak resident memory after loading and after
-both computations (MB).
+both computations (MB); then the floors (see ``_floors``): the seconds of the least work
+any exact full analysis does on that engine (the events of the window matched to their
+units and grouped by unit, nothing else), the least a refresh does (the new day's events
+grouped by unit, and one read of every unit's value for the P90), and that refresh
+floor as a fraction of the measured full time.
 """
 
 from __future__ import annotations
@@ -193,6 +197,9 @@ def _load(engine_name: str, folder: Path, pg_url: str | None) -> Any:
                 f"CREATE TABLE {table} ({columns}) ENGINE = MergeTree ORDER BY {order} "
                 f"AS SELECT * FROM file('{path}', Parquet)"
             )
+            # A table in its steady state: the parts written by the load are merged now,
+            # not by background merges that would compete with the timed run.
+            engine.execute(f"OPTIMIZE TABLE {table} FINAL")
         return engine
     if engine_name == "postgresql":
         return _load_postgres(folder, pg_url or "postgresql://postgres@127.0.0.1:5432/test")
@@ -292,6 +299,70 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _moment_sql(engine_name: str, moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if engine_name == "clickhouse":
+        return f"toDateTime64('{text}', 6, 'UTC')"
+    return f"TIMESTAMPTZ '{text}+00'"
+
+
+def _timed_fetch(engine: Any, sql: str) -> float:
+    started = time.perf_counter()
+    engine.fetch(sql)
+    return time.perf_counter() - started
+
+
+def _floors(engine_name: str, engine: Any, end: datetime, kept: str | None) -> dict[str, float]:
+    """The least work an exact analysis does, timed on the same engine and data.
+
+    ``floor_full``: every event of the scan window (CUPED included) matched to its
+    unit's exposure and grouped by unit, with no window test and no aggregate at all.
+    ``floor_refresh``: what no exact refresh can skip -- the new day's events grouped by
+    unit into the per-unit sums the metrics need (without even a join to the exposures;
+    variances need per-unit totals), written to a table, plus one read of every unit's
+    value for the P90 per variant (the quantile and the P99 cap depend on every unit's
+    current value).
+    """
+    from verdict.analysis.dialects import FLAVOURS
+
+    low = _moment_sql(engine_name, START - timedelta(days=DAYS))
+    high = _moment_sql(engine_name, end)
+    joined = (
+        "SELECT COUNT(*) FROM (SELECT a.unit_id FROM events AS e JOIN assignments AS a "
+        f"ON e.unit_id = a.unit_id WHERE e.client_timestamp >= {low} "
+        f"AND e.client_timestamp <= {high} GROUP BY a.unit_id) AS g"
+    )
+    floors = {"floor_full": min(_timed_fetch(engine, joined) for _ in range(2))}
+    if kept is None:
+        return floors
+    new_day = (
+        "SELECT unit_id, COUNT(*) FILTER (WHERE event_type = 'purchase') AS purchases, "
+        "SUM(value) FILTER (WHERE event_type = 'purchase') AS revenue, "
+        "COUNT(*) FILTER (WHERE event_type = 'pageview') AS pageviews, "
+        "SUM(value) FILTER (WHERE event_type = 'latency') AS latency, "
+        "COUNT(value) FILTER (WHERE event_type = 'latency') AS latencies "
+        f"FROM events WHERE client_timestamp > {high} GROUP BY unit_id"
+    )
+    quantile = {
+        "duckdb": "quantile_disc(m4_sum / m4_vcnt, 0.9)",
+        "clickhouse": "quantileExact(0.9)(m4_sum / m4_vcnt)",
+        "postgresql": "percentile_disc(0.9) WITHIN GROUP (ORDER BY m4_sum / m4_vcnt)",
+    }[engine_name]
+    per_unit = (
+        f"SELECT variant_index, {quantile} FROM {kept} WHERE m4_vcnt > 0 GROUP BY variant_index"
+    )
+    create = FLAVOURS[engine.dialect].create_table_as
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        engine.execute(create("verdict_bench_floor", new_day))
+        engine.fetch(per_unit)
+        timings.append(time.perf_counter() - started)
+        engine.execute("DROP TABLE verdict_bench_floor")
+    floors["floor_refresh"] = min(timings)
+    return floors
+
+
 def child(engine_name: str, folder: Path, events: int, pg_url: str | None) -> dict[str, Any]:
     from verdict.analysis import compute, discard
 
@@ -306,6 +377,7 @@ def child(engine_name: str, folder: Path, events: int, pg_url: str | None) -> di
     started = time.perf_counter()
     refreshed = compute(engine, _mapping(), spec(end + timedelta(days=1)), state=full.state)
     incremental_seconds = time.perf_counter() - started
+    floors = _floors(engine_name, engine, end, refreshed.state.table if refreshed.state else None)
     if refreshed.state is not None:
         discard(engine, refreshed.state)
     engine.close()
@@ -323,6 +395,7 @@ def child(engine_name: str, folder: Path, events: int, pg_url: str | None) -> di
         "peak_mb_after_load": loaded_mb,
         "peak_mb_after_compute": max(full_mb, _peak_mb()),
         "exposed": sum(full.exposures.values()),
+        **floors,
     }
 
 
@@ -356,7 +429,8 @@ def main() -> None:
     )
     print(
         f"{'engine':<12}{'full s':>9}{'events/s':>14}{'incr. s':>9}{'incr./full':>11}"
-        f"{'peak MB load':>14}{'peak MB run':>13}"
+        f"{'peak MB load':>14}{'peak MB run':>13}{'floor full s':>14}{'floor incr. s':>15}"
+        f"{'floor ratio':>13}"
     )
     for name in args.engines.split(","):
         command = [sys.executable, __file__, "--child", name, "--workdir", str(folder)]
@@ -374,7 +448,9 @@ def main() -> None:
             f"{row['incremental_seconds']:>9.2f}"
             f"{row['incremental_seconds'] / row['full_seconds']:>11.2f}"
             f"{row['peak_mb_after_load']:>14.0f}"
-            f"{row['peak_mb_after_compute']:>13.0f}{flag}"
+            f"{row['peak_mb_after_compute']:>13.0f}{row['floor_full']:>14.2f}"
+            f"{row.get('floor_refresh', float('nan')):>15.3f}"
+            f"{row.get('floor_refresh', float('nan')) / row['full_seconds']:>13.2f}{flag}"
         )
 
 

@@ -161,6 +161,11 @@ class Flavour:
     # in parallel workers, and estimates a CTE's rows poorly; a table it joins with a
     # parallel hash join, hashing the smaller side, and aggregates in each worker.
     stage_units: bool = False
+    # Bound the events exactly by the scan window where they are read (on the computed
+    # epoch), so that the aggregates need not test ``ts <= end`` each. PostgreSQL keeps
+    # the test in the aggregates: it cannot estimate a range on a computed epoch, and
+    # a few thousand rows estimated out of millions cost it its parallel plan.
+    exact_event_bounds: bool = True
 
 
 FLAVOURS: dict[str, Flavour] = {
@@ -193,6 +198,7 @@ FLAVOURS: dict[str, Flavour] = {
         # means the next refresh is a full one.
         create_table_as=lambda name, select: f"CREATE UNLOGGED TABLE {name} AS {select}",
         stage_units=True,
+        exact_event_bounds=False,
         select_ranks=lambda value, condition, n, ranks: (
             f"percentile_disc(CAST(ARRAY[{_float_positions(ranks, n)}] AS DOUBLE PRECISION[])) "
             f"WITHIN GROUP (ORDER BY {value}) FILTER (WHERE {condition})"
@@ -281,10 +287,14 @@ def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
         if (
             flavour.dialect == "clickhouse"
             and isinstance(node, exp.Cast)
-            and isinstance(node.this, exp.Coalesce)
+            and (
+                isinstance(node.this, exp.Coalesce)
+                or (isinstance(node.this, exp.Literal) and not node.this.is_string)
+            )
         ):
-            # sqlglot casts to Nullable(T) on ClickHouse; a COALESCE is never NULL, and
-            # plain columns are about half the cost of writing the per-unit table.
+            # sqlglot casts to Nullable(T) on ClickHouse; a COALESCE or a number is never
+            # NULL. Plain columns are about half the cost of writing the per-unit table,
+            # and a Nullable cap makes every capped value, and its sums, Nullable.
             node.to.set("nullable", False)
             return node
         if not isinstance(node, exp.Anonymous):
@@ -320,7 +330,10 @@ def render(canonical: str, flavour: Flavour, sources: Mapping[str, str]) -> str:
         fragments[marker] = fragment
         return exp.column(marker)
 
-    text = tree.transform(expand).sql(dialect=flavour.dialect)
+    # The tree is parsed here and used once: neither step needs a copy of it (copying
+    # a per-unit statement's tree costs more than generating its text).
+    tree = tree.transform(expand, copy=False)
+    text = sqlglot.Dialect.get_or_raise(flavour.dialect).generate(tree, copy=False)
     for marker, fragment in fragments.items():
         text = text.replace(marker, fragment)
     for name, source in sources.items():

@@ -400,13 +400,15 @@ def compute(
             try:
                 units = run.sql(units_sql(plan, previous))
                 engine.execute(run.flavour.create_table_as(staged, units))
-                select = unit_table_sql(plan, previous, staged_units=staged)
+                select = unit_table_sql(
+                    plan, previous, staged_units=staged, bounded=run.flavour.exact_event_bounds
+                )
                 engine.execute(run.flavour.create_table_as(table, run.sql(select)))
             finally:
                 with contextlib.suppress(AnalysisError):
                     run.drop(staged)
         else:
-            select = unit_table_sql(plan, previous)
+            select = unit_table_sql(plan, previous, bounded=run.flavour.exact_event_bounds)
             engine.execute(run.flavour.create_table_as(table, run.sql(select)))
         caps = _caps(run, plan, table)
         rows = run.fetch(statistics_sql(plan, table, caps, grouping_sets=run.flavour.grouping_sets))

@@ -204,13 +204,18 @@ def _value(measure: Measure) -> str:
     return "e.ve_value" if measure.value_index is None else f"e.ve_p{measure.value_index}"
 
 
-def _aggregate(plan: Plan, measure: Measure, suffix: str, previous: Previous | None) -> str:
+def _aggregate(
+    plan: Plan, measure: Measure, suffix: str, previous: Previous | None, *, bounded: bool
+) -> str:
     # The exposure time is ``x.vx_ts`` in a full build and ``e.vx_ts`` in a refresh, whose
-    # joined rows carry it (see unit_table_sql).
+    # joined rows carry it (see unit_table_sql). ``bounded``: the events read are known
+    # to be at or before ``end`` (see _events_cte), so the test is not repeated here.
     x = "x" if previous is None else "e"
     name = f"e.ve_name = {sql_string(measure.event_name)}"
-    start = f"{x}.vx_ts + {measure.delay_us}"
-    post = f"{name} AND e.ve_ts >= {start} AND e.ve_ts <= {plan.end_us}"
+    start = f"{x}.vx_ts" + (f" + {measure.delay_us}" if measure.delay_us else "")
+    post = f"{name} AND e.ve_ts >= {start}"
+    if not bounded:
+        post += f" AND e.ve_ts <= {plan.end_us}"
     if measure.window_us is not None:
         post += f" AND e.ve_ts <= {start} + {measure.window_us}"
     pre = f"{name} AND e.ve_ts >= {x}.vx_ts - {plan.cuped_us} AND e.ve_ts < {x}.vx_ts"
@@ -261,8 +266,11 @@ def _merged_columns(plan: Plan, *, old: bool) -> str:
     )
 
 
-def _delta(plan: Plan, previous: Previous | None, joined: str, unit: str) -> str:
-    aggregates = [_aggregate(plan, measure, suffix, previous) for measure, suffix in plan.columns]
+def _delta(plan: Plan, previous: Previous | None, joined: str, unit: str, *, bounded: bool) -> str:
+    aggregates = [
+        _aggregate(plan, measure, suffix, previous, bounded=bounded)
+        for measure, suffix in plan.columns
+    ]
     return f"""
     vd_delta AS (
       SELECT {unit} AS vd_unit, {", ".join(aggregates) or "COUNT(*) AS vd_events"}
@@ -272,7 +280,11 @@ def _delta(plan: Plan, previous: Previous | None, joined: str, unit: str) -> str
 
 
 def unit_table_sql(
-    plan: Plan, previous: Previous | None, *, staged_units: str | None = None
+    plan: Plan,
+    previous: Previous | None,
+    *,
+    staged_units: str | None = None,
+    bounded: bool = False,
 ) -> str:
     """SELECT of the per-unit table (canonical SQL), merged with ``previous`` if given.
 
@@ -283,11 +295,13 @@ def unit_table_sql(
 
     ``staged_units`` names a table holding :func:`units_sql`'s rows, read instead of
     grouping the exposures in the statement (see
-    :attr:`~verdict.analysis.dialects.Flavour.stage_units`).
+    :attr:`~verdict.analysis.dialects.Flavour.stage_units`). ``bounded`` filters the
+    events by ``end`` exactly where they are read instead of in every aggregate
+    (:attr:`~verdict.analysis.dialects.Flavour.exact_event_bounds`).
     """
     if previous is None:
-        return _full_sql(plan, staged_units)
-    return _refresh_sql(plan, previous, staged_units)
+        return _full_sql(plan, staged_units, bounded)
+    return _refresh_sql(plan, previous, staged_units, bounded)
 
 
 def units_sql(plan: Plan, previous: Previous | None = None) -> str:
@@ -303,14 +317,25 @@ def units_sql(plan: Plan, previous: Previous | None = None) -> str:
     FROM vx_units AS x LEFT JOIN {previous.table} AS o ON o.unit_id = x.vx_unit"""
 
 
-def _full_sql(plan: Plan, staged_units: str | None) -> str:
-    events = _events_cte(plan, "ve_events", scan_start_us(plan, None), plan.end_us, after=False)
+def _full_sql(plan: Plan, staged_units: str | None, bounded: bool) -> str:
+    events = _events_cte(
+        plan,
+        "ve_events",
+        scan_start_us(plan, None),
+        plan.end_us,
+        after=False,
+        exact="high" if bounded else "",
+    )
     units = "vx_units" if staged_units is None else staged_units
     ctes = ("" if staged_units is not None else _exposure_ctes(plan) + ",") + events
     ctes += (
         f",\n    vx_valid AS (SELECT vx_unit, vx_ts FROM {units} WHERE vx_variant IS NOT NULL),"
         + _delta(
-            plan, None, "ve_events AS e JOIN vx_valid AS x ON e.ve_unit = x.vx_unit", "x.vx_unit"
+            plan,
+            None,
+            "ve_events AS e JOIN vx_valid AS x ON e.ve_unit = x.vx_unit",
+            "x.vx_unit",
+            bounded=bounded,
         )
     )
     breakdowns = "".join(f", x.vb_{i} AS breakdown_{i}" for i in range(len(plan.spec.breakdowns)))
@@ -321,7 +346,7 @@ def _full_sql(plan: Plan, staged_units: str | None) -> str:
     FROM {units} AS x LEFT JOIN vd_delta AS d ON d.vd_unit = x.vx_unit"""
 
 
-def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None = None) -> str:
+def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None, bounded: bool) -> str:
     """The kept table merged with what happened since ``through``.
 
     Exposure rows are read only from ``through`` on (the caller has checked, by counting
@@ -364,7 +389,14 @@ def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None = None
         unit_ctes
         # Exact where a refresh needs it: kept units' events up to ``through`` are in
         # the kept table, and new units' events after it come from ``ve_after``.
-        + _events_cte(plan, "ve_after", through, plan.end_us, after=True, exact="low")
+        + _events_cte(
+            plan,
+            "ve_after",
+            through,
+            plan.end_us,
+            after=True,
+            exact="low high" if bounded else "low",
+        )
         + ","
         + _events_cte(
             plan, "ve_before", scan_start_us(plan, previous), through, after=False, exact="high"
@@ -386,6 +418,7 @@ def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None = None
         FROM ve_before AS b JOIN {new_units} AS n ON b.ve_unit = n.vx_unit
       ) AS e""",
             "e.vx_unit",
+            bounded=bounded,
         )
     )
     count = len(plan.spec.breakdowns)
