@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 MISSING = "__missing__"
+# The accumulators of the CUPED covariate (before the exposure).
+PRE_SUFFIXES = ("_pre_sum", "_pre_cnt")
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,12 @@ def _aggregate(
         # Kept units gain only events after ``through`` (the other scan holds new units'
         # events alone); a kept unit's covariate is already in the kept table.
         pre += f" AND e.vx_ts >= {previous.through_us}"
+    return _filtered(measure, suffix, post, pre)
+
+
+def _filtered(measure: Measure, suffix: str, post: str, pre: str) -> str:
+    """The accumulator ``suffix`` of ``measure`` over the rows where ``post`` (``pre``
+    for the covariate) holds."""
     value = _value(measure)
     p = measure.prefix
     # FILTER rather than CASE: PostgreSQL skips the aggregate's transition for rows the
@@ -239,10 +247,40 @@ def _aggregate(
     return expressions[suffix]
 
 
-def _merged(column: str, suffix: str, *, old: bool) -> str:
+def _open_ended(plan: Plan) -> bool:
+    """Whether every measure counts each event from the exposure to ``end`` (no delay,
+    no window). A kept unit was exposed before ``through``, so it then counts every
+    event it has after ``through``: a refresh groups those by unit without joining
+    them to the units' exposure times."""
+    return all(m.delay_us == 0 and m.window_us is None for m in plan.measures)
+
+
+def _kept_delta(plan: Plan, *, bounded: bool) -> str:
+    """``vd_kept``: every unit's accumulators over the events after ``through`` (see
+    :func:`_open_ended`), with no covariate (a kept unit's is complete)."""
+    aggregates = []
+    for measure, suffix in plan.columns:
+        if suffix in PRE_SUFFIXES:
+            continue
+        post = f"e.ve_name = {sql_string(measure.event_name)}"
+        if not bounded:
+            post += f" AND e.ve_ts <= {plan.end_us}"
+        aggregates.append(_filtered(measure, suffix, post, ""))
+    return f"""
+    vd_kept AS (
+      SELECT e.ve_unit AS vd_unit, {", ".join(aggregates) or "COUNT(*) AS vd_events"}
+      FROM ve_after AS e
+      GROUP BY e.ve_unit
+    )"""
+
+
+def _merged(column: str, suffix: str, *, old: bool, delta: bool = True) -> str:
     """An accumulator of the new table: the delta's, added to (merged with) the kept
-    table's when ``old``."""
+    table's when ``old``; the kept table's alone when there is no ``delta`` for it."""
     new = f"d.{column}"
+    if not delta:
+        kind = "DOUBLE" if suffix == "_pre_sum" else "BIGINT"
+        return f"CAST(COALESCE(o.{column}, 0) AS {kind}) AS {column}"
     if suffix in ("_max", "_min"):
         if not old:
             return f"CAST({new} AS DOUBLE) AS {column}"
@@ -259,9 +297,17 @@ def _merged(column: str, suffix: str, *, old: bool) -> str:
     return f"CAST({merged} AS {kind}) AS {column}"
 
 
-def _merged_columns(plan: Plan, *, old: bool) -> str:
+def _merged_columns(plan: Plan, *, old: bool, covariates: bool = True) -> str:
+    """The accumulators of the new table; without ``covariates`` in the delta, the
+    kept table's covariates are carried over as they are."""
     return "".join(
-        f",\n      {_merged(f'{measure.prefix}{suffix}', suffix, old=old)}"
+        ",\n      "
+        + _merged(
+            f"{measure.prefix}{suffix}",
+            suffix,
+            old=old,
+            delta=covariates or suffix not in PRE_SUFFIXES,
+        )
         for measure, suffix in plan.columns
     )
 
@@ -385,46 +431,86 @@ def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None, bound
             "WHERE vm_kept IS NULL AND vx_variant IS NOT NULL)"
         )
         unit_ctes = ""
-    ctes = (
-        unit_ctes
-        # Exact where a refresh needs it: kept units' events up to ``through`` are in
-        # the kept table, and new units' events after it come from ``ve_after``.
-        + _events_cte(
+    after = _events_cte(
+        plan,
+        "ve_after",
+        through,
+        plan.end_us,
+        after=True,
+        exact="low high" if bounded else "low",
+    )
+    if _open_ended(plan):
+        # Kept units: their events after ``through``, grouped by unit alone (one join
+        # fewer, with a table of every unit). New units: every event of their windows,
+        # read in one scan from ``cuped_days`` before ``through`` and joined with them.
+        window = _events_cte(
             plan,
-            "ve_after",
-            through,
+            "ve_window",
+            scan_start_us(plan, previous),
             plan.end_us,
-            after=True,
-            exact="low high" if bounded else "low",
+            after=False,
+            exact="high" if bounded else "",
         )
-        + ","
-        + _events_cte(
-            plan, "ve_before", scan_start_us(plan, previous), through, after=False, exact="high"
+        ctes = (
+            unit_ctes
+            + after
+            + ","
+            + window
+            + ","
+            + _kept_delta(plan, bounded=bounded)
+            + ","
+            + _delta(
+                plan,
+                previous,
+                f"""(
+        SELECT {columns}, vx_unit, vx_ts
+        FROM ve_window AS w JOIN {new_units} AS n ON w.ve_unit = n.vx_unit
+      ) AS e""",
+                "e.vx_unit",
+                bounded=bounded,
+            )
         )
-        + f""",
+        kept_delta = "vd_kept"
+    else:
+        ctes = (
+            unit_ctes
+            # Exact where a refresh needs it: kept units' events up to ``through`` are
+            # in the kept table, and new units' events after it come from ``ve_after``.
+            + after
+            + ","
+            + _events_cte(
+                plan,
+                "ve_before",
+                scan_start_us(plan, previous),
+                through,
+                after=False,
+                exact="high",
+            )
+            + f""",
     vu_units AS (
       SELECT unit_id AS vx_unit, exposed_us AS vx_ts FROM {kept} WHERE variant_index IS NOT NULL
       UNION ALL
       SELECT vx_unit, vx_ts FROM {new_units} AS vn
     ),"""
-        + _delta(
-            plan,
-            previous,
-            f"""(
+            + _delta(
+                plan,
+                previous,
+                f"""(
         SELECT {columns}, vx_unit, vx_ts
         FROM ve_after AS a JOIN vu_units AS u ON a.ve_unit = u.vx_unit
         UNION ALL
         SELECT {columns}, vx_unit, vx_ts
         FROM ve_before AS b JOIN {new_units} AS n ON b.ve_unit = n.vx_unit
       ) AS e""",
-            "e.vx_unit",
-            bounded=bounded,
+                "e.vx_unit",
+                bounded=bounded,
+            )
         )
-    )
+        kept_delta = "vd_delta"
     count = len(plan.spec.breakdowns)
     kept_breakdowns = "".join(f", o.breakdown_{i}" for i in range(count))
     new_breakdowns = "".join(f", m.vb_{i} AS breakdown_{i}" for i in range(count))
-    old_columns = _merged_columns(plan, old=True)
+    old_columns = _merged_columns(plan, old=True, covariates=kept_delta == "vd_delta")
     new_columns = _merged_columns(plan, old=False)
     # A kept unit stays in its variant unless a new row names another one (or it was
     # already excluded): the comparison is NULL then, and so is the variant.
@@ -434,7 +520,7 @@ def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None, bound
         AS variant_index,
       o.exposed_us AS exposed_us, o.exposure_day AS exposure_day{kept_breakdowns}{old_columns}
     FROM {kept} AS o LEFT JOIN {units} AS m ON m.vx_unit = o.unit_id
-      LEFT JOIN vd_delta AS d ON d.vd_unit = o.unit_id
+      LEFT JOIN {kept_delta} AS d ON d.vd_unit = o.unit_id
     UNION ALL
     SELECT m.vx_unit AS unit_id, m.vx_variant AS variant_index, m.vx_ts AS exposed_us,
       m.vx_day AS exposure_day{new_breakdowns}{new_columns}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -179,6 +180,24 @@ def test_incremental_refresh_equals_a_full_rebuild(
                 assert mine == pytest.approx(full, rel=1e-12), (_key(ours), name)
     discard(engine, refreshed.state)
     assert not engine.table_exists(refreshed.state.table)
+
+
+def test_a_refresh_of_metrics_without_delay_or_window_equals_the_reference(
+    engine_case: EngineCase, dataset: Dataset
+) -> None:
+    """Every event from the exposure on counts: a refresh groups kept units' new events
+    without their exposure times (see verdict.analysis.sql_units._open_ended)."""
+    open_ended = tuple(replace(m, delay_hours=0.0, window_hours=None) for m in METRICS)
+    engine, mapping = engine_case.engine, engine_case.mapping
+    middle = START + timedelta(days=3, hours=7)
+    first = compute(engine, mapping, make_spec(end=middle, metrics=open_ended))
+    assert first.state is not None
+    spec = make_spec(metrics=open_ended)
+    refreshed = compute(engine, mapping, spec, state=first.state)
+    assert not refreshed.full
+    assert_matches(refreshed, expected(dataset, spec))
+    assert refreshed.state is not None
+    discard(engine, refreshed.state)
 
 
 def test_without_the_daily_series_every_figure_still_matches(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,9 +81,14 @@ def test_every_generated_statement_parses_in_its_dialect(dialect: str) -> None:
         "events": table_name("events", dialect),
     }
     previous = Previous("verdict_unit_aggregates_x", 1_767_225_600_000_000)
+    windowed = replace(SPEC.metrics[0], delay_hours=1.0)
+    delayed = build_plan(replace(SPEC, metrics=(windowed, SPEC.metrics[1])), VERDICT_MAPPING)
     for canonical in (
         unit_table_sql(plan, None),
         unit_table_sql(plan, previous),
+        unit_table_sql(plan, previous, bounded=True),
+        unit_table_sql(delayed, previous),
+        unit_table_sql(delayed, previous, staged_units="verdict_unit_aggregates_x_units"),
         statistics_sql(plan, "t", {"m0": 12.5}),
         quantiles_sql(plan, plan.metrics[1], "t", {}),
         exposure_check_sql(plan, 1_767_225_600_000_000),
@@ -95,12 +101,14 @@ def test_every_generated_statement_parses_in_its_dialect(dialect: str) -> None:
 
 
 def test_an_incremental_build_reads_only_new_events_and_new_units_covariates() -> None:
-    plan = build_plan(SPEC, VERDICT_MAPPING)
+    windowed = replace(SPEC.metrics[0], window_hours=48.0)
+    plan = build_plan(replace(SPEC, metrics=(windowed, SPEC.metrics[1])), VERDICT_MAPPING)
     through = 1_767_484_800_000_000
     text = unit_table_sql(plan, Previous("kept", through))
     cuped = 14 * 86_400_000_000
     day = 86_400_000_000
-    # Events after ``through`` for every unit ...
+    # Events after ``through`` for every unit, joined with its exposure (the window
+    # ends relative to it) ...
     assert f"WHERE ve_ts > {through}\n" in text
     assert "FROM ve_after AS a JOIN vu_units AS u" in text
     # ... and the covariate window before it only for units exposed since (the stored
@@ -112,6 +120,31 @@ def test_an_incremental_build_reads_only_new_events_and_new_units_covariates() -
     assert f"WHERE vx_ts >= {through} AND vx_ts <" in text
     assert f"vx_ts >= {plan.start_us}" not in text
     assert "FROM kept AS o LEFT JOIN vx_units AS m" in text
+    assert "vd_kept" not in text
+
+
+def test_a_refresh_without_delays_or_windows_groups_kept_units_events_without_a_join() -> None:
+    plan = build_plan(SPEC, VERDICT_MAPPING)
+    through = 1_767_484_800_000_000
+    text = unit_table_sql(plan, Previous("kept", through), bounded=True)
+    cuped = 14 * 86_400_000_000
+    day = 86_400_000_000
+    # Kept units: the events after ``through``, up to ``end``, grouped by unit alone ...
+    assert f"WHERE ve_ts > {through} AND ve_ts <= {plan.end_us}\n" in text
+    assert "FROM ve_after AS e\n      GROUP BY e.ve_unit" in text
+    assert "LEFT JOIN vd_kept AS d ON d.vd_unit = o.unit_id" in text
+    assert "vu_units" not in text
+    # ... with their covariates carried over as they are (none in the kept delta);
+    assert "CAST(COALESCE(o.m0_pre_sum, 0) AS DOUBLE) AS m0_pre_sum" in text
+    assert "_pre_" not in text.split("vd_kept AS (")[1].split("GROUP BY")[0]
+    # new units get every event of their windows, covariate included, from one scan
+    # (from ``cuped_days`` before ``through``) joined with them alone.
+    assert "FROM ve_window AS w JOIN vn_units AS n ON w.ve_unit = n.vx_unit" in text
+    assert f"'{through - cuped - day}', '{plan.end_us + day}'" in text
+    without_cuped = build_plan(replace(SPEC, cuped_days=None), VERDICT_MAPPING)
+    text = unit_table_sql(without_cuped, Previous("kept", through), bounded=True)
+    assert "_pre_" not in text
+    assert f"'{through - day}', '{plan.end_us + day}'" in text
 
 
 def test_the_exposure_check_counts_rows_before_through_and_unknown_variants() -> None:
