@@ -292,6 +292,36 @@ def test_a_failing_analysis_keeps_the_weights_and_records_the_error(
     assert len(after["phases"]) == 1
 
 
+def test_an_update_that_began_before_another_was_applied_keeps_the_weights(
+    client: TestClient, admin: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers found the bandit due: the second update's analysis ran after the
+    first applied new weights, so it must not open a second phase."""
+    from verdict.server.bandits import service
+
+    key = _bandit(client, admin, bandit_burn_in=0)
+    _enrol(client, admin, key, [f"{key}-r-{i}" for i in range(60)], np.random.default_rng(3))
+    real_run = service.execute_run
+    first: list[Any] = []
+
+    def run_after_another_update(*args: Any, **kwargs: Any) -> Any:
+        if not first:  # the other worker's update completes first
+            monkeypatch.setattr(service, "execute_run", real_run)
+            first.append(_update(client, admin, key))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(service, "execute_run", run_after_another_update)
+    second = _update(client, admin, key)
+    assert first[0].status_code == 201, first[0].text
+    assert first[0].json()["status"] == "applied"
+    assert second.status_code == 201, second.text
+    assert second.json()["status"] == "skipped"
+    assert "another update was applied" in second.json()["reason"]
+    state = client.get(f"/api/v1/experiments/{key}/bandit", headers=admin).json()
+    assert [p["number"] for p in state["phases"]] == [1, 2]
+    assert state["weights"] == first[0].json()["weights"]
+
+
 def test_the_worker_updates_the_bandits_that_are_due(
     client: TestClient, admin: Headers, api_app: Any
 ) -> None:

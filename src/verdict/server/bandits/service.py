@@ -23,7 +23,10 @@ The posterior draws use a generator seeded from the experiment id and the phase
 number, so an update can be reproduced from its stored inputs.
 
 :func:`due_bandits` lists the running bandits whose last update is older than their
-``bandit_update_minutes``; the worker runs them on its cadence.
+``bandit_update_minutes``; the worker runs them on its cadence. Several workers may
+find one bandit due at once: their analyses never overlap (the analysis lock), and an
+update whose analysis began before another update applied new weights keeps them
+(status ``skipped``), so one due bandit moves its weights once.
 """
 
 from __future__ import annotations
@@ -298,6 +301,7 @@ def run_update(
     Raises for what the caller must fix (not a bandit, not running); every other way
     an update can end is recorded on the returned row.
     """
+    began = now()
     with session_factory() as session:
         experiment = find_experiment(session, key)
         _check_bandit(experiment)
@@ -349,6 +353,13 @@ def run_update(
                     BanditUpdateStatus.SKIPPED,
                     f"the experiment is {experiment.status.value} now; weights kept",
                 )
+            elif _applied_since(session, experiment, began):
+                # Another worker (or a manual update) moved the weights while this
+                # update's analysis ran: its figures predate that phase.
+                failure = _Outcome(
+                    BanditUpdateStatus.SKIPPED,
+                    "another update was applied while this one ran; weights kept",
+                )
             else:
                 rows = _overall_rows(session, run_id, metric_id)
                 arms = _arms(experiment, rows, link.metric.type is MetricType.CONVERSION)
@@ -395,6 +406,20 @@ def run_update(
             run_id=run_id,
             now=now(),
         )
+
+
+def _applied_since(session: Session, experiment: Experiment, moment: dt.datetime) -> bool:
+    """Whether an update of ``experiment`` applied new weights at or after ``moment``."""
+    found = session.execute(
+        select(BanditUpdate.id)
+        .where(
+            BanditUpdate.experiment_id == experiment.id,
+            BanditUpdate.status == BanditUpdateStatus.APPLIED,
+            BanditUpdate.created_at >= moment,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def due_bandits(session: Session, *, now: dt.datetime) -> list[str]:
