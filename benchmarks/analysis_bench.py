@@ -9,9 +9,10 @@ DuckDB keeps zone maps per row group); then, per engine, loads them (not timed),
 :func:`verdict.analysis.compute` with five metrics -- conversion, revenue with
 percentile capping (P99), page-view count, revenue per page view (ratio) and P90
 latency -- plus CUPED over 14 days and the daily series, and prints seconds, events per
-second and the peak memory (``resource.getrusage``) of the process. It then appends one
-more day (a tenth of the events, and that day's new units) and times the incremental
-refresh from the kept per-unit table.
+second and the peak memory (``resource.getrusage``) of the process; ``--repeat`` (5) full
+runs, each keeping its per-unit table. It then appends one more day (a tenth of the
+events, and that day's new units) and times the incremental refresh from each kept
+table, so every refresh starts from the same state.
 
 Each engine runs in its own child process, so the memory figure is that engine's
 (DuckDB and chdb run inside the process; PostgreSQL's memory is the server's and is not
@@ -19,16 +20,17 @@ counted). The data generator's own memory is not part of any figure.
 
 Usage: .venv/bin/python benchmarks/analysis_bench.py [--units 1000000]
        [--events 10000000] [--engines duckdb,clickhouse,postgresql]
-       [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--workdir DIR]
+       [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--workdir DIR] [--repeat 5]
 Small run: --units 100000 --events 1000000. A ``--workdir`` that already holds data of
 the same size is reused. DuckDB at 50M events: --events 50000000 --engines duckdb.
-Columns: full and incremental seconds, events per second of the full run, the
-incremental/full ratio, and the process's peak resident memory after loading and after
-both computations (MB); then the floors (see ``_floors``): the seconds of the least work
-any exact full analysis does on that engine (the events of the window matched to their
-units and grouped by unit, nothing else), the least a refresh does (the new day's events
-grouped by unit, and one read of every unit's value for the P90), and that refresh
-floor as a fraction of the measured full time.
+Columns: the median, slowest and first (cold: the engine's caches and compiled code are
+empty) of the full runs in seconds, events per second at the median, the median and
+slowest refresh, the ratio of the two medians, and the process's peak resident memory
+after loading and after all computations (MB); then the floors (see ``_floors``): the
+seconds of the least work any exact full analysis does on that engine (the events of
+the window matched to their units and grouped by unit, nothing else), the least a
+refresh does (the new day's events grouped by unit, and one read of every unit's value
+for the P90), and that refresh floor as a fraction of the measured full time.
 """
 
 from __future__ import annotations
@@ -363,35 +365,54 @@ def _floors(engine_name: str, engine: Any, end: datetime, kept: str | None) -> d
     return floors
 
 
-def child(engine_name: str, folder: Path, events: int, pg_url: str | None) -> dict[str, Any]:
+def child(
+    engine_name: str, folder: Path, events: int, pg_url: str | None, repeat: int
+) -> dict[str, Any]:
+    """``repeat`` full computations (each keeping its per-unit table), one more day of
+    data, then a refresh from each kept table: every refresh starts from the same state."""
+    import statistics
+
     from verdict.analysis import compute, discard
 
     engine = _load(engine_name, folder, pg_url)
     loaded_mb = _peak_mb()
     end = START + timedelta(days=DAYS)
-    started = time.perf_counter()
-    full = compute(engine, _mapping(), spec(end))
-    full_seconds = time.perf_counter() - started
+    full_times, states = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        full = compute(engine, _mapping(), spec(end))
+        full_times.append(time.perf_counter() - started)
+        states.append(full.state)
     full_mb = _peak_mb()
     _append(engine_name, engine, folder)
-    started = time.perf_counter()
-    refreshed = compute(engine, _mapping(), spec(end + timedelta(days=1)), state=full.state)
-    incremental_seconds = time.perf_counter() - started
-    floors = _floors(engine_name, engine, end, refreshed.state.table if refreshed.state else None)
-    if refreshed.state is not None:
-        discard(engine, refreshed.state)
+    refresh_times, refreshed_states, incremental = [], [], True
+    for state in states:
+        started = time.perf_counter()
+        refreshed = compute(engine, _mapping(), spec(end + timedelta(days=1)), state=state)
+        refresh_times.append(time.perf_counter() - started)
+        incremental = incremental and not refreshed.full
+        refreshed_states.append(refreshed.state)
+    kept = refreshed_states[-1]
+    floors = _floors(engine_name, engine, end, kept.table if kept else None)
+    for refreshed_state in refreshed_states:
+        if refreshed_state is not None:
+            discard(engine, refreshed_state)
     engine.close()
     for admin, name in _CLEANUP:
         import psycopg
 
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    full_seconds = statistics.median(full_times)
     return {
         "engine": engine_name,
         "full_seconds": full_seconds,
+        "full_max": max(full_times),
+        "full_first": full_times[0],
         "events_per_second": events / full_seconds,
-        "incremental_seconds": incremental_seconds,
-        "incremental_was_incremental": not refreshed.full,
+        "incremental_seconds": statistics.median(refresh_times),
+        "incremental_max": max(refresh_times),
+        "incremental_was_incremental": incremental,
         "peak_mb_after_load": loaded_mb,
         "peak_mb_after_compute": max(full_mb, _peak_mb()),
         "exposed": sum(full.exposures.values()),
@@ -406,11 +427,14 @@ def main() -> None:
     parser.add_argument("--engines", default="duckdb,clickhouse,postgresql")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="full runs (and refreshes) per engine"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        result = child(args.child, Path(args.workdir), args.events, args.pg_url)
+        result = child(args.child, Path(args.workdir), args.events, args.pg_url, args.repeat)
         print(json.dumps(result))
         return
 
@@ -428,13 +452,13 @@ def main() -> None:
         f"(+{args.events // 10:,} next day) in {time.perf_counter() - started:.1f} s: {folder}"
     )
     print(
-        f"{'engine':<12}{'full s':>9}{'events/s':>14}{'incr. s':>9}{'incr./full':>11}"
-        f"{'peak MB load':>14}{'peak MB run':>13}{'floor full s':>14}{'floor incr. s':>15}"
-        f"{'floor ratio':>13}"
+        f"{'engine':<12}{'full s':>9}{'max':>7}{'first':>7}{'events/s':>13}{'incr. s':>9}"
+        f"{'max':>7}{'incr./full':>11}{'peak MB load':>14}{'peak MB run':>13}"
+        f"{'floor full s':>14}{'floor incr. s':>15}{'floor ratio':>13}"
     )
     for name in args.engines.split(","):
         command = [sys.executable, __file__, "--child", name, "--workdir", str(folder)]
-        command += ["--events", str(args.events)]
+        command += ["--events", str(args.events), "--repeat", str(args.repeat)]
         if args.pg_url:
             command += ["--pg-url", args.pg_url]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -444,8 +468,9 @@ def main() -> None:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         flag = "" if row["incremental_was_incremental"] else " (rebuilt)"
         print(
-            f"{name:<12}{row['full_seconds']:>9.2f}{row['events_per_second']:>14,.0f}"
-            f"{row['incremental_seconds']:>9.2f}"
+            f"{name:<12}{row['full_seconds']:>9.2f}{row['full_max']:>7.2f}"
+            f"{row['full_first']:>7.2f}{row['events_per_second']:>13,.0f}"
+            f"{row['incremental_seconds']:>9.2f}{row['incremental_max']:>7.2f}"
             f"{row['incremental_seconds'] / row['full_seconds']:>11.2f}"
             f"{row['peak_mb_after_load']:>14.0f}"
             f"{row['peak_mb_after_compute']:>13.0f}{row['floor_full']:>14.2f}"

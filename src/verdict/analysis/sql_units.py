@@ -234,14 +234,16 @@ def _filtered(measure: Measure, suffix: str, post: str, pre: str) -> str:
     value = _value(measure)
     p = measure.prefix
     # FILTER rather than CASE: PostgreSQL skips the aggregate's transition for rows the
-    # filter drops, ClickHouse runs it as its -If combinators.
+    # filter drops, ClickHouse runs it as its -If combinators. Sums and counts read a
+    # value that is never NULL (a sum's accumulator is 0 without values anyway), which
+    # spares ClickHouse its nullable aggregate states.
     expressions = {
-        "_sum": f"SUM({value}) FILTER (WHERE {post}) AS {p}_sum",
-        "_vcnt": f"COUNT({value}) FILTER (WHERE {post}) AS {p}_vcnt",
+        "_sum": f"SUM(COALESCE({value}, 0)) FILTER (WHERE {post}) AS {p}_sum",
+        "_vcnt": f"COUNT(*) FILTER (WHERE {post} AND {value} IS NOT NULL) AS {p}_vcnt",
         "_cnt": f"COUNT(*) FILTER (WHERE {post}) AS {p}_cnt",
         "_max": f"MAX({value}) FILTER (WHERE {post}) AS {p}_max",
         "_min": f"MIN({value}) FILTER (WHERE {post}) AS {p}_min",
-        "_pre_sum": f"SUM({value}) FILTER (WHERE {pre}) AS {p}_pre_sum",
+        "_pre_sum": f"SUM(COALESCE({value}, 0)) FILTER (WHERE {pre}) AS {p}_pre_sum",
         "_pre_cnt": f"COUNT(*) FILTER (WHERE {pre}) AS {p}_pre_cnt",
     }
     return expressions[suffix]
@@ -380,7 +382,7 @@ def _full_sql(plan: Plan, staged_units: str | None, bounded: bool) -> str:
             plan,
             None,
             "ve_events AS e JOIN vx_valid AS x ON e.ve_unit = x.vx_unit",
-            "x.vx_unit",
+            "e.ve_unit",
             bounded=bounded,
         )
     )
