@@ -89,6 +89,7 @@ GUIDES = [
     "events.md",
     "analysis.md",
     "bandits.md",
+    "quickstart.md",
 ]
 
 
@@ -122,3 +123,33 @@ def test_the_guide_commands_run_in_order(live_server: str, guide: str, tmp_path:
         check=False,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+def test_the_cli_guide_commands_run_in_order(live_server: str, tmp_path: Path) -> None:
+    """docs/cli.md: its blocks run the installed ``verdict`` against the live server's
+    database (``VERDICT_DATABASE_URL``), with ``VERDICT_URL`` and ``TOKEN`` as above."""
+    script = "\n".join(runnable_blocks(ROOT / "docs" / "cli.md"))
+    assert len(runnable_blocks(ROOT / "docs" / "cli.md")) >= 8
+    login = httpx.post(
+        f"{live_server}/api/v1/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+    )
+    bin_dir = str(Path(sys.executable).parent)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")},
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VERDICT_DATABASE_URL": f"sqlite:///{tmp_path / 'docs.db'}",
+            "VERDICT_URL": live_server,
+            "TOKEN": login.json()["access_token"],
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "dark-mode" in result.stdout
+    assert "on 50%" in result.stdout

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import DatabaseFactory
 
@@ -50,9 +52,36 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
     assert not (tmp_path / "verdict.db").exists()  # refused before touching anything
 
 
-def _serve_and_check(tmp_path: Path, options: list[str], dialect: str = "sqlite") -> None:
+@pytest.mark.parametrize(
+    ("variable", "options", "migrated"),
+    [("false", [], False), ("false", ["--migrate"], True), ("true", ["--no-migrate"], False)],
+)
+def test_serve_migrates_as_the_setting_says_unless_the_command_line_says_otherwise(
+    tmp_path: Path, variable: str, options: list[str], migrated: bool
+) -> None:
+    _serve_and_check(
+        tmp_path,
+        options,
+        status=200 if migrated else 503,
+        environment={"VERDICT_MIGRATE_ON_START": variable},
+    )
+    tables = sqlite3.connect(tmp_path / "verdict.db").execute(
+        "SELECT name FROM sqlite_master WHERE name = 'alembic_version'"
+    )
+    assert bool(tables.fetchall()) is migrated
+
+
+def _serve_and_check(
+    tmp_path: Path,
+    options: list[str],
+    dialect: str = "sqlite",
+    *,
+    status: int = 200,
+    environment: dict[str, str] | None = None,
+) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERDICT_")}
+    env.update(environment or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "verdict", "serve", "--port", str(port), *options],
         cwd=tmp_path,  # the default URL is ./verdict.db, relative to the working directory
@@ -70,7 +99,7 @@ def _serve_and_check(tmp_path: Path, options: list[str], dialect: str = "sqlite"
             except httpx.TransportError:
                 time.sleep(0.2)
         assert response is not None, "server did not start"
-        assert response.status_code == 200
+        assert response.status_code == status, response.text
         assert response.json()["database"]["dialect"] == dialect
     finally:
         process.send_signal(signal.SIGINT)

@@ -27,6 +27,11 @@ app = typer.Typer(
     help="Verdict: self-hosted experimentation platform.",
     no_args_is_help=True,
     add_completion=False,
+    # Markdown joins a docstring's lines into paragraphs that wrap at the terminal's
+    # width (rich markup would keep each source line break); plain click help, if rich
+    # is ever turned off, is not capped at 80 columns either.
+    rich_markup_mode="markdown",
+    context_settings={"max_content_width": 1000},
 )
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -44,7 +49,8 @@ DatabaseUrl = Annotated[
     typer.Option(
         "--database-url",
         envvar="VERDICT_DATABASE_URL",
-        help="SQLAlchemy URL, e.g. sqlite:///./verdict.db or postgresql+psycopg://user@host/db.",
+        help="Database URL: sqlite:///./verdict.db (the default), or PostgreSQL as "
+        "postgres://user@host/db (also postgresql:// or postgresql+psycopg://).",
         show_default=False,
     ),
 ]
@@ -100,8 +106,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
     database_url: DatabaseUrl = None,
     migrate_on_start: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database first.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Upgrade the database first (default: VERDICT_MIGRATE_ON_START, true).",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -224,8 +235,14 @@ def _session(engine: Engine) -> Session:
     # Every model must be imported before the first query, so that relationships
     # between domains (an API key's environment, …) resolve.
     import verdict.server.models  # noqa: F401
+    from verdict.server.delivery.changes import ChangeTracker
+    from verdict.server.delivery.snapshots import SnapshotCache
 
-    session: Session = create_session_factory(engine)()
+    factory = create_session_factory(engine)
+    # What a command commits is announced as the API's changes are (PostgreSQL NOTIFY),
+    # so running servers apply a toggled flag or a revoked key at once.
+    ChangeTracker(factory, SnapshotCache(factory)).install()
+    session: Session = factory()
     return session
 
 
@@ -491,7 +508,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _domain_message(exc: DomainError) -> str:
-    field = exc.field.removeprefix("body.") if exc.field else None
+    field = exc.field.removeprefix("body.").removeprefix("path.") if exc.field else None
     return f"{field}: {exc.detail}" if field else exc.detail
 
 
@@ -499,6 +516,28 @@ def _domain_message(exc: DomainError) -> str:
 def version() -> None:
     """Print the Verdict version."""
     typer.echo(__version__)
+
+
+# Command groups kept in their own modules; imported last, since they use the helpers
+# above (fail, _database, _session, DatabaseUrl).
+from verdict.cli import experiments as _experiments  # noqa: E402
+from verdict.cli import flag_states as _flag_states  # noqa: E402
+from verdict.cli import keys as _keys  # noqa: E402
+from verdict.cli import transfer as _transfer  # noqa: E402
+from verdict.cli import users as _users  # noqa: E402
+from verdict.cli.output import fold_long_words_in_help  # noqa: E402
+
+fold_long_words_in_help()
+
+users_app.add_typer(_users.app)
+keys_app.add_typer(_keys.app)
+flags_app.add_typer(_flag_states.app)
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_transfer.app)
+
+from verdict.cli.demo import demo as _demo  # noqa: E402
+
+app.command("demo")(_demo)
 
 
 def main() -> None:

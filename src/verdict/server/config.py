@@ -8,9 +8,25 @@ from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings", "get_settings"]
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "get_settings", "normalize_database_url"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./verdict.db"
+_POSTGRES_DRIVER = "psycopg"
+
+
+def normalize_database_url(url: str) -> str:
+    """The URL SQLAlchemy needs for what a person (or Heroku, Render, Fly, a
+    ``DATABASE_URL``) writes: ``postgres://`` and ``postgresql://`` name PostgreSQL
+    through psycopg 3, the driver Verdict ships with (SQLAlchemy knows no ``postgres``
+    dialect and would pick psycopg2 for a bare ``postgresql``); ``postgres+DRIVER://``
+    becomes ``postgresql+DRIVER://``. Anything else, SQLite included, is left as it is."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    dialect, plus, driver = scheme.partition("+")
+    if dialect.lower() not in ("postgres", "postgresql"):
+        return url
+    return f"postgresql+{driver if plus and driver else _POSTGRES_DRIVER}://{rest}"
 
 
 class Settings(BaseSettings):
@@ -20,7 +36,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+        description="SQLAlchemy URL: sqlite:///path.db, or postgresql://user@host/db "
+        "(postgres:// and postgresql:// mean postgresql+psycopg://)",
     )
     database_echo: bool = Field(default=False, description="Log every SQL statement.")
     database_pool_size: int = Field(default=10, ge=1, le=500)
@@ -65,6 +82,11 @@ class Settings(BaseSettings):
         default="60/minute;600/hour",
         description="Failed logins allowed per client address, same notation.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value.strip())
 
     @field_validator("login_limit_per_account", "login_limit_per_address")
     @classmethod

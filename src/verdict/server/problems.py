@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import OperationalError as DatabaseOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from verdict.server.errors import (
     AuthenticationError,
@@ -147,12 +148,32 @@ def status_of(error: DomainError) -> int:
     return 400
 
 
+def _where_to_read(request: Request) -> str | None:
+    """The GET that returns the ETag a refused edit needed: the edited resource itself,
+    or for an action (``POST …/archive``, ``POST …/enable``) the resource it acts on;
+    None when no such route exists (nothing is suggested rather than a wrong URL)."""
+    path = request.url.path
+    if request.method == "POST":
+        path = path.rsplit("/", 1)[0]
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return path
+    return None
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = status_of(exc)
+    detail = exc.detail
+    if isinstance(exc, VersionRequiredError):
+        where = _where_to_read(request)
+        if where is not None:
+            detail = f"{detail}. Here: GET {where} returns it in its ETag header."
     errors = [FieldError(field=f, reason=r) for f, r in getattr(exc, "errors", [])]
     if not errors and exc.field:
-        errors = [FieldError(field=exc.field, reason=exc.detail)]
+        errors = [FieldError(field=exc.field, reason=detail)]
     headers = {"WWW-Authenticate": 'Bearer realm="verdict"'} if status == 401 else None
     if isinstance(exc, LoginThrottledError):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -160,7 +181,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         Problem(
             title=exc.title,
             status=status,
-            detail=exc.detail,
+            detail=detail,
             instance=request.url.path,
             errors=errors,
         ),

@@ -318,7 +318,10 @@ def test_enable_and_disable_flip_the_kill_switch_with_if_match(
 ) -> None:
     key = _flag(client, admin)
     base = f"{FLAGS}/{key}/environments/staging"
-    assert client.post(f"{base}/enable", headers=experimenter).status_code == 428
+    assert (
+        client.post(f"{base}/enable", headers={**experimenter, "If-Match": '"3"'}).status_code
+        == 412
+    )
     on = client.post(f"{base}/enable", headers={**experimenter, "If-Match": '"0"'})
     assert on.status_code == 200
     assert (on.json()["enabled"], on.headers["etag"]) == (True, '"1"')

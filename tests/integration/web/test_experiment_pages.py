@@ -35,8 +35,10 @@ def create(client: TestClient, admin: Headers, **fields: Any) -> dict[str, Any]:
 
 
 def backdate(client: TestClient, key: str, days: int) -> dt.datetime:
-    """Move the start (and phase 1) back, so exposures can spread over past days."""
-    moment = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=days)
+    """Move the start (and phase 1) back to the start of a UTC day ``days`` ago, so
+    exposures can spread over past days, each one's within its day whatever the time."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    moment = today - dt.timedelta(days=days)
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         experiment_id = session.scalar(select(Experiment.id).where(Experiment.key == key))
         session.execute(

@@ -5,7 +5,8 @@ FastAPI documents what a route declares; the statuses that come from shared plum
 operation already shows, so no router has to repeat them and none can forget:
 
 - an ``If-Match`` header parameter is required (``check_version`` refuses an edit
-  without it), and the edit can answer 412 (stale) and 428 (missing);
+  without it), and the edit can answer 412 (stale) and 428 (missing); one marked
+  optional (``OptionalIfMatch``: the flag toggles) stays optional and answers 412 only;
 - a path parameter names a resource that may not exist: 404;
 - a management ``POST`` / ``PUT`` / ``PATCH`` / ``DELETE`` can clash with what is
   stored (a duplicate key, a resource in use, an illegal transition): 409;
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from verdict.server.api.versioning import OPTIONAL_IF_MATCH
 from verdict.server.problems import PROBLEM_MEDIA_TYPE
 
 __all__ = ["NO_NUL", "complete_spec"]
@@ -97,9 +99,12 @@ def complete_spec(schema: dict[str, Any], *, sdk_paths: frozenset[str]) -> dict[
                 if parameter.get("in") in ("query", "path"):
                     _forbid_nul(parameter.get("schema"), components, seen)
                 if parameter.get("in") == "header" and parameter["name"].lower() == "if-match":
-                    parameter["required"] = True
-                    _add(operation, "412")
-                    _add(operation, "428")
+                    if parameter.get("schema", {}).pop(OPTIONAL_IF_MATCH, False):
+                        _add(operation, "412")  # checked only when sent: never 428
+                    else:
+                        parameter["required"] = True
+                        _add(operation, "412")
+                        _add(operation, "428")
                 if parameter.get("in") == "query" and parameter["name"] == "cursor":
                     _add(operation, "400")
             if any(parameter.get("in") == "path" for parameter in parameters):

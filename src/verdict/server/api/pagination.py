@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -30,6 +30,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "Sortable",
+    "every_item",
     "page_request",
     "paginate",
 ]
@@ -185,3 +186,17 @@ def paginate(
     page = rows[: request.limit]
     last = page[-1]
     return page, _encode(getattr(last, column.key), getattr(last, id_column.key))
+
+
+def every_item(
+    fetch: Callable[[PageRequest], tuple[Sequence[T], str | None]], *, sort: str
+) -> list[T]:
+    """Every item of a list service, page after page (the command line and exports
+    need whole lists; the API hands out pages)."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = fetch(PageRequest(limit=MAX_LIMIT, cursor=cursor, sort=sort))
+        items.extend(page)
+        if cursor is None:
+            return items

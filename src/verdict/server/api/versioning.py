@@ -17,13 +17,37 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from verdict.server.errors import StaleVersionError, VersionRequiredError
 
-__all__ = ["IfMatch", "check_version", "etag", "etag_matches", "set_etag", "stale_edit"]
+__all__ = [
+    "OPTIONAL_IF_MATCH",
+    "IfMatch",
+    "OptionalIfMatch",
+    "check_version",
+    "check_version_if_sent",
+    "etag",
+    "etag_matches",
+    "set_etag",
+    "stale_edit",
+]
+
+# Marks the If-Match parameter of an operation where it may be left out (the spec
+# completion in :mod:`verdict.server.api.openapi` leaves it optional, without 428).
+OPTIONAL_IF_MATCH = "x-verdict-optional-if-match"
 
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
         description="The ETag of the version being edited; required for edits.",
+    ),
+]
+OptionalIfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="Optional: with it the change is refused (412) unless the resource "
+        "is still at that version; without it the change applies to whatever version "
+        "is current.",
+        json_schema_extra={OPTIONAL_IF_MATCH: True},
     ),
 ]
 
@@ -49,7 +73,10 @@ def check_version(if_match: str | None, current: int) -> None:
     """Raise unless ``if_match`` names the ``current`` version (or is ``*``)."""
     if if_match is None:
         raise VersionRequiredError(
-            "send If-Match with the ETag you read; edits without a version are refused",
+            "If-Match is missing: send the ETag a GET of this resource returns (its "
+            'version in quotes, e.g. If-Match: "1" for a resource created and never '
+            'edited; If-Match: "0" for a flag never configured in an environment); '
+            "edits without a version are refused",
             field="header.If-Match",
         )
     if etag_matches(if_match, etag(current)):
@@ -59,6 +86,13 @@ def check_version(if_match: str | None, current: int) -> None:
         "read it again and reapply your change",
         field="header.If-Match",
     )
+
+
+def check_version_if_sent(if_match: str | None, current: int) -> None:
+    """Like :func:`check_version`, for the changes that may be made blind (a kill
+    switch): only an ``If-Match`` that was sent is checked."""
+    if if_match is not None:
+        check_version(if_match, current)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from verdict.server.api.pagination import Page, PageRequest, page_request
-from verdict.server.api.versioning import IfMatch, set_etag
+from verdict.server.api.versioning import IfMatch, OptionalIfMatch, set_etag
 from verdict.server.audit.schemas import AuditEntryOut
 from verdict.server.audit.service import AUDIT_SORTS
 from verdict.server.db import get_db
@@ -214,7 +214,7 @@ def _switch(enabled: bool) -> Callable[..., FlagStateOut]:
         environment: EnvironmentKey,
         db: Db,
         response: Response,
-        if_match: IfMatch = None,
+        if_match: OptionalIfMatch = None,
     ) -> FlagStateOut:
         state = states.set_enabled(
             db,
@@ -231,15 +231,24 @@ def _switch(enabled: bool) -> Callable[..., FlagStateOut]:
     return switch
 
 
+_SWITCH_DESCRIPTION = (
+    "A quick toggle: no body and no read first. `If-Match` is optional here (the switch "
+    "is one field, so flipping it blind overwrites no one's edit); when sent it is "
+    "checked (412 if stale). Rules and rollout stay as they are; asking for the current "
+    "position changes nothing (same version, no audit entry). Otherwise the change is "
+    "audited (`enable` / `disable`) and the state's ETag goes up by one."
+)
 router.post(
     "/{key}/environments/{environment}/enable",
     response_model=FlagStateOut,
-    summary="Turn a flag on in an environment",
+    summary="Turn a flag on in an environment (If-Match optional)",
+    description=_SWITCH_DESCRIPTION,
 )(_switch(True))
 router.post(
     "/{key}/environments/{environment}/disable",
     response_model=FlagStateOut,
-    summary="Turn a flag off in an environment (the kill switch)",
+    summary="Turn a flag off in an environment, the kill switch (If-Match optional)",
+    description=_SWITCH_DESCRIPTION,
 )(_switch(False))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verdict.server.api.versioning import check_version, stale_edit
+from verdict.server.api.versioning import check_version, check_version_if_sent, stale_edit
 from verdict.server.audit.service import record
 from verdict.server.db.conflicts import conflict_on_integrity_error
 from verdict.server.environments.models import Environment
@@ -203,11 +203,13 @@ def set_enabled(
     enabled: bool,
     if_match: str | None,
 ) -> FlagStateOut:
-    """Flip the kill switch; asking for the current position changes nothing."""
+    """Flip the kill switch; asking for the current position changes nothing. The
+    If-Match is optional: the switch is one field, so flipping it blind (from a shell,
+    in an incident) overwrites no one's edit; when sent, it is checked."""
     flag = load_flag(session, flag_key)
     environment = load_environment(session, environment_key)
     state = load_state(session, flag, environment)
-    check_version(if_match, state.version if state else 0)
+    check_version_if_sent(if_match, state.version if state else 0)
     writable(flag)
     current = state.enabled if state else False
     if current is enabled:

@@ -28,6 +28,7 @@ from verdict.server.identity.models import ApiKey, ApiKeyKind
 __all__ = [
     "KEY_SORTS",
     "create_key",
+    "find_key",
     "get_key",
     "key_snapshot",
     "list_keys",
@@ -110,6 +111,23 @@ def get_key(session: Session, *, key_id: uuid.UUID) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFoundError(f"no API key with id {key_id}")
+    return key
+
+
+def find_key(session: Session, *, reference: str) -> ApiKey:
+    """The key named by its id, its prefix (``vk_srv_Ab3dE9x``, as listings show it) or
+    its whole secret (only its prefix is read; nothing is compared with the secret)."""
+    try:
+        return get_key(session, key_id=uuid.UUID(reference))
+    except ValueError:
+        pass
+    prefix = reference.removesuffix("…")[: credentials.API_KEY_PREFIX_LENGTH]
+    key = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if key is None:
+        raise NotFoundError(
+            f"no API key {reference!r}: name it by its prefix (vk_srv_Ab3dE9x) or its id",
+            field="key",
+        )
     return key
 
 

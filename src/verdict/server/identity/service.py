@@ -45,6 +45,7 @@ __all__ = [
     "create_user",
     "delete_role",
     "delete_user",
+    "find_user",
     "get_role",
     "get_user",
     "list_permissions",
@@ -93,6 +94,14 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def find_user(session: Session, *, username: str) -> User:
+    """The user with this login name (the command line names people, not ids)."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user named {username!r}", field="username")
     return user
 
 

@@ -1,0 +1,1 @@
+"""Export and import of flags and experiments (with what they name) as one JSON document."""
