@@ -453,62 +453,33 @@ def _refresh_sql(plan: Plan, previous: Previous, staged_units: str | None, bound
             after=False,
             exact="high" if bounded else "",
         )
-        ctes = (
-            unit_ctes
-            + after
-            + ","
-            + window
-            + ","
-            + _kept_delta(plan, bounded=bounded)
-            + ","
-            + _delta(
-                plan,
-                previous,
-                f"""(
+        sources = f"{window},{_kept_delta(plan, bounded=bounded)},"
+        joined = f"""
         SELECT {columns}, vx_unit, vx_ts
-        FROM ve_window AS w JOIN {new_units} AS n ON w.ve_unit = n.vx_unit
-      ) AS e""",
-                "e.vx_unit",
-                bounded=bounded,
-            )
-        )
+        FROM ve_window AS w JOIN {new_units} AS n ON w.ve_unit = n.vx_unit"""
         kept_delta = "vd_kept"
     else:
-        ctes = (
-            unit_ctes
-            # Exact where a refresh needs it: kept units' events up to ``through`` are
-            # in the kept table, and new units' events after it come from ``ve_after``.
-            + after
-            + ","
-            + _events_cte(
-                plan,
-                "ve_before",
-                scan_start_us(plan, previous),
-                through,
-                after=False,
-                exact="high",
-            )
-            + f""",
+        # Exact where a refresh needs it: kept units' events up to ``through`` are in
+        # the kept table, and new units' events after it come from ``ve_after``.
+        before = _events_cte(
+            plan, "ve_before", scan_start_us(plan, previous), through, after=False, exact="high"
+        )
+        sources = f"""{before},
     vu_units AS (
       SELECT unit_id AS vx_unit, exposed_us AS vx_ts FROM {kept} WHERE variant_index IS NOT NULL
       UNION ALL
       SELECT vx_unit, vx_ts FROM {new_units} AS vn
     ),"""
-            + _delta(
-                plan,
-                previous,
-                f"""(
+        joined = f"""
         SELECT {columns}, vx_unit, vx_ts
         FROM ve_after AS a JOIN vu_units AS u ON a.ve_unit = u.vx_unit
         UNION ALL
         SELECT {columns}, vx_unit, vx_ts
-        FROM ve_before AS b JOIN {new_units} AS n ON b.ve_unit = n.vx_unit
-      ) AS e""",
-                "e.vx_unit",
-                bounded=bounded,
-            )
-        )
+        FROM ve_before AS b JOIN {new_units} AS n ON b.ve_unit = n.vx_unit"""
         kept_delta = "vd_delta"
+    ctes = f"{unit_ctes}{after},{sources}" + _delta(
+        plan, previous, f"({joined}\n      ) AS e", "e.vx_unit", bounded=bounded
+    )
     count = len(plan.spec.breakdowns)
     kept_breakdowns = "".join(f", o.breakdown_{i}" for i in range(count))
     new_breakdowns = "".join(f", m.vb_{i} AS breakdown_{i}" for i in range(count))

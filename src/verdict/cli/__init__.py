@@ -264,26 +264,18 @@ def users_create_admin(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a superuser with the built-in admin role."""
-    from verdict.server.identity import service
-    from verdict.server.identity.schemas import UserCreate
+    from verdict.cli.users import create_user
 
-    try:
-        data = UserCreate(
-            username=username,
-            email=email,
-            password=password,
-            full_name=full_name,
-            is_superuser=True,
-            roles=["admin"],
-        )
-    except ValidationError as exc:
-        raise fail(_validation_message(exc), 2) from exc
-    with _database(database_url) as engine, _session(engine) as session:
-        try:
-            user = service.create_user(session, actor=service.SYSTEM, data=data)
-        except DomainError as exc:
-            raise fail(_domain_message(exc), 2) from exc
-        typer.echo(f"created admin {user.username} ({user.id})")
+    created = create_user(
+        database_url,
+        username=username,
+        email=email,
+        password=password,
+        full_name=full_name,
+        is_superuser=True,
+        roles=["admin"],
+    )
+    typer.echo(f"created admin {created.username} ({created.id})")
 
 
 @users_app.command("reset-password")

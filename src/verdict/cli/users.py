@@ -4,7 +4,9 @@ service the API uses (the same checks, the same audit entries, actor ``system``)
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -50,18 +52,38 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user with the given roles."""
+    created = create_user(
+        database_url,
+        username=username,
+        email=email,
+        password=password,
+        full_name=full_name,
+        is_superuser=superuser,
+        roles=role or ["viewer"],
+    )
+    kind = "superuser" if created.superuser else "user"
+    roles = ", ".join(created.roles) or "no role"
+    typer.echo(f"created {kind} {created.username} ({roles}; id {created.id})")
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    """What the commands print about a user they created."""
+
+    id: uuid.UUID
+    username: str
+    roles: list[str]
+    superuser: bool
+
+
+def create_user(database_url: str | None, **fields: Any) -> CreatedUser:
+    """Create a user from ``fields`` (those of ``UserCreate``) through the identity
+    service, or exit with the field at fault."""
     from verdict.server.identity import service
     from verdict.server.identity.schemas import UserCreate
 
     try:
-        data = UserCreate(
-            username=username,
-            email=email,
-            password=password,
-            full_name=full_name,
-            is_superuser=superuser,
-            roles=role or ["viewer"],
-        )
+        data = UserCreate(**fields)
     except ValidationError as exc:
         raise fail(_validation_message(exc), 2) from exc
     with _database(database_url) as engine, _session(engine) as session:
@@ -69,9 +91,9 @@ def users_create(
             user = service.create_user(session, actor=service.SYSTEM, data=data)
         except DomainError as exc:
             raise fail(_domain_message(exc), 2) from exc
-        roles = ", ".join(sorted(r.name for r in user.roles)) or "no role"
-        kind = "superuser" if user.is_superuser else "user"
-        typer.echo(f"created {kind} {user.username} ({roles}; id {user.id})")
+        return CreatedUser(
+            user.id, user.username, sorted(r.name for r in user.roles), user.is_superuser
+        )
 
 
 @app.command("list")
