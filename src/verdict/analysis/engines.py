@@ -247,6 +247,10 @@ class ChdbEngine:
         self.execute("SET max_query_size = 4194304")
         self.execute("SET max_ast_elements = 1000000")
         self.execute("SET max_expanded_ast_elements = 2000000")
+        # Compile an analysis's aggregates at their first use, not their third: a worker
+        # runs the same analyses again and again, and the compiled code is kept.
+        self.execute("SET min_count_to_compile_aggregate_expression = 0")
+        self.execute("SET min_count_to_compile_expression = 0")
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         try:
