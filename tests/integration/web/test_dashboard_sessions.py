@@ -10,6 +10,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from tests.conftest import DatabaseFactory
+from verdict.server.app import create_app
+from verdict.server.config import get_settings
+from verdict.server.db import create_db_engine, migrate
 from verdict.server.identity.models import AccessToken, AccessTokenKind, User
 
 Browser = Callable[[str | None], TestClient]
@@ -66,3 +70,24 @@ def test_deactivating_a_user_ends_their_dashboard_session(
     )
     assert deactivated.status_code == 200, deactivated.text
     assert user.get("/flags").headers["location"] == "/login?next=/flags"
+
+
+def test_the_login_page_of_a_fresh_install_says_how_to_create_the_first_user(
+    database_factory: DatabaseFactory, backend: str, browser: Browser, admin: dict[str, str]
+) -> None:
+    fresh = database_factory.new_url(backend)
+    engine = create_db_engine(get_settings(database_url=fresh))
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    with TestClient(create_app(get_settings(database_url=fresh))) as client:
+        page = client.get("/login")
+        assert page.status_code == 200
+        assert 'id="first-run"' in page.text
+        assert "verdict users create-admin --username admin" in page.text
+        assert "verdict demo" in page.text
+    # An install with users (the ``admin`` fixture's) says nothing of the kind.
+    page = browser(None).get("/login")
+    assert page.status_code == 200
+    assert 'id="first-run"' not in page.text

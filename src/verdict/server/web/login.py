@@ -14,11 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from verdict.server.errors import AuthenticationError, DomainError
 from verdict.server.identity import sessions
 from verdict.server.identity.auth import SESSION_COOKIE, set_session_cookie
-from verdict.server.identity.models import AccessTokenKind
+from verdict.server.identity.models import AccessTokenKind, User
 from verdict.server.identity.router import login_throttle
 from verdict.server.web.params import Db
 from verdict.server.web.session import (
@@ -38,13 +40,26 @@ router = APIRouter(include_in_schema=False)
 
 
 def _login_form(
-    request: Request, *, next_path: str, error: str | None = None, username: str = ""
+    request: Request,
+    db: Session,
+    *,
+    next_path: str,
+    error: str | None = None,
+    username: str = "",
 ) -> HTMLResponse:
     token = login_csrf(request)
+    # A fresh install has no one to sign in as: the page says how to make the first one.
+    first_run = db.execute(select(User.id).limit(1)).first() is None
     response = render(
         request,
         "login.html",
-        {"next": next_path, "error": error, "username": username, "login_csrf": token},
+        {
+            "next": next_path,
+            "error": error,
+            "username": username,
+            "login_csrf": token,
+            "first_run": first_run,
+        },
         status_code=200 if error is None else 401,
     )
     response.set_cookie(
@@ -72,7 +87,7 @@ def login_page(request: Request, db: Db, next: str | None = None) -> Response:
     try:
         page_user(request, db)
     except LoginRequired:
-        return _login_form(request, next_path=safe_next(next))
+        return _login_form(request, db, next_path=safe_next(next))
     return RedirectResponse(safe_next(next), status_code=303)  # signed in already
 
 
@@ -89,6 +104,7 @@ def log_in(
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return _login_form(
             request,
+            db,
             next_path=safe_next(next),
             error="The form expired; please sign in again.",
             username=username,
@@ -106,11 +122,11 @@ def log_in(
         )
     except AuthenticationError as error:
         return _login_form(
-            request, next_path=safe_next(next), error=error.detail, username=username
+            request, db, next_path=safe_next(next), error=error.detail, username=username
         )
     except DomainError as error:  # throttled: say so, with the wait
         return _login_form(
-            request, next_path=safe_next(next), error=error.detail, username=username
+            request, db, next_path=safe_next(next), error=error.detail, username=username
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, token, settings)
