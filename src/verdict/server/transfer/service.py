@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -106,6 +107,9 @@ def _fields(model: type[BaseModel], data: dict[str, Any], *, drop: Iterable[str]
     return {
         name: data[name] for name in model.model_fields if name in data and name not in left_out
     }
+
+
+Creatable = TypeVar("Creatable", SegmentCreate, MetricCreate)
 
 
 def _in_dependency_order(
@@ -409,42 +413,48 @@ def _import_environments(run: _Run, items: list[EnvironmentCreate]) -> None:
     run.progress("environments")
 
 
-def _import_segments(run: _Run, items: list[SegmentCreate], known: set[str]) -> None:
-    session, actor = run.session, run.actor
+def _import_in_order(
+    run: _Run,
+    kind: str,
+    items: list[Creatable],
+    known: set[str],
+    depends_on: Callable[[Creatable], Iterable[str]],
+    get: Callable[..., object],
+    create: Callable[..., object],
+) -> None:
+    """Create ``items`` of ``kind`` (segments, metrics) each after those it names."""
     positions = {id(item): index for index, item in enumerate(items)}
-    for segment in _in_dependency_order(
-        items, lambda s: s.key, lambda s: segment_service.segment_keys(s.conditions)
-    ):
-        where = f"segments.{positions[id(segment)]}"
-        item = _without_missing_owner(segment, where, known, run.report)
+    for entry in _in_dependency_order(items, lambda i: i.key, depends_on):
+        where = f"{kind}.{positions[id(entry)]}"
+        item = _without_missing_owner(entry, where, known, run.report)
+        exists = functools.partial(get, run.session, key=item.key)
+        make = functools.partial(create, run.session, actor=run.actor, data=item)
+        _create(run, kind, where, item.key, exists, make)
+    run.progress(kind)
 
-        def exists(item: SegmentCreate = item) -> object:
-            return segment_service.get_segment(session, key=item.key)
 
-        def create(item: SegmentCreate = item) -> object:
-            return segment_service.create_segment(session, actor=actor, data=item)
-
-        _create(run, "segments", where, item.key, exists, create)
-    run.progress("segments")
+def _import_segments(run: _Run, items: list[SegmentCreate], known: set[str]) -> None:
+    _import_in_order(
+        run,
+        "segments",
+        items,
+        known,
+        lambda s: segment_service.segment_keys(s.conditions),
+        segment_service.get_segment,
+        segment_service.create_segment,
+    )
 
 
 def _import_metrics(run: _Run, items: list[MetricCreate], known: set[str]) -> None:
-    session, actor = run.session, run.actor
-    positions = {id(item): index for index, item in enumerate(items)}
-    for metric in _in_dependency_order(
-        items, lambda m: m.key, lambda m: [m.denominator] if m.denominator else []
-    ):
-        where = f"metrics.{positions[id(metric)]}"
-        item = _without_missing_owner(metric, where, known, run.report)
-
-        def exists(item: MetricCreate = item) -> object:
-            return metric_service.get_metric(session, key=item.key)
-
-        def create(item: MetricCreate = item) -> object:
-            return metric_service.create_metric(session, actor=actor, data=item)
-
-        _create(run, "metrics", where, item.key, exists, create)
-    run.progress("metrics")
+    _import_in_order(
+        run,
+        "metrics",
+        items,
+        known,
+        lambda m: [m.denominator] if m.denominator else [],
+        metric_service.get_metric,
+        metric_service.create_metric,
+    )
 
 
 def _import_experiments(run: _Run, items: list[ExperimentItem], known: set[str]) -> None:
