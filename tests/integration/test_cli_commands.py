@@ -126,21 +126,25 @@ def test_postgres_and_postgresql_urls_reach_postgresql(
 # -- users ---------------------------------------------------------------------------
 
 
-def test_users_create_gives_the_roles_asked_for(migrated_url: str, session: Session) -> None:
-    username = _name("ann")
-    result = run(
-        migrated_url,
+def _users_create(url: str, username: str, *options: str, email: str | None = None) -> Any:
+    """``verdict users create`` with a valid password and, unless given, e-mail."""
+    return run(
+        url,
         "users",
         "create",
         "--username",
         username,
         "--email",
-        f"{username}@example.com",
+        email or f"{username}@example.com",
         "--password",
         "long-enough-1",
-        "--role",
-        "experimenter",
+        *options,
     )
+
+
+def test_users_create_gives_the_roles_asked_for(migrated_url: str, session: Session) -> None:
+    username = _name("ann")
+    result = _users_create(migrated_url, username, "--role", "experimenter")
     assert result.exit_code == 0, result.output
     user = find_user(session, username=username)
     assert [role.name for role in user.roles] == ["experimenter"]
@@ -150,52 +154,20 @@ def test_users_create_gives_the_roles_asked_for(migrated_url: str, session: Sess
 
 def test_users_create_names_an_unknown_role(migrated_url: str) -> None:
     username = _name("ann")
-    result = run(
-        migrated_url,
-        "users",
-        "create",
-        "--username",
-        username,
-        "--email",
-        f"{username}@example.com",
-        "--password",
-        "long-enough-1",
-        "--role",
-        "wizard",
-    )
+    result = _users_create(migrated_url, username, "--role", "wizard")
     assert result.exit_code == 2
     assert error_line(result) == "error: roles: unknown role(s): wizard"
 
 
 def test_users_create_names_a_bad_email(migrated_url: str) -> None:
-    result = run(
-        migrated_url,
-        "users",
-        "create",
-        "--username",
-        _name("x"),
-        "--email",
-        "not-an-email",
-        "--password",
-        "long-enough-1",
-    )
+    result = _users_create(migrated_url, _name("x"), email="not-an-email")
     assert result.exit_code == 2
     assert error_line(result).startswith("error: email: ")
 
 
 def _user(url: str) -> str:
     username = _name("bea")
-    result = run(
-        url,
-        "users",
-        "create",
-        "--username",
-        username,
-        "--email",
-        f"{username}@example.com",
-        "--password",
-        "long-enough-1",
-    )
+    result = _users_create(url, username)
     assert result.exit_code == 0, result.output
     return username
 
