@@ -223,15 +223,21 @@ def test_running_the_demo_again_changes_nothing(seeded: Seeded, engine: Engine) 
     assert "sample ratio MISMATCH" in output  # the stored results are shown again
 
 
-def test_reset_password_gives_the_admin_a_new_one(
-    database_factory: DatabaseFactory, seeded: Seeded
-) -> None:
+def _copy(database_factory: DatabaseFactory, seeded: Seeded) -> str:
+    """A new SQLite database holding what the seeded demo database holds."""
     copy = database_factory.new_url("sqlite")
     with (
         sqlite3.connect(seeded.url.removeprefix("sqlite:///")) as source,
         sqlite3.connect(copy.removeprefix("sqlite:///")) as target,
     ):
         source.backup(target)
+    return copy
+
+
+def test_reset_password_gives_the_admin_a_new_one(
+    database_factory: DatabaseFactory, seeded: Seeded
+) -> None:
+    copy = _copy(database_factory, seeded)
     code, output = _demo("--reset-password", "--database-url", copy)
     assert code == 0, output
     new = _password(output)
@@ -247,12 +253,8 @@ def test_reset_password_gives_the_admin_a_new_one(
 def test_an_interrupted_demo_is_refused_with_a_clear_message(
     database_factory: DatabaseFactory, seeded: Seeded
 ) -> None:
-    copy = database_factory.new_url("sqlite")
-    with (
-        sqlite3.connect(seeded.url.removeprefix("sqlite:///")) as source,
-        sqlite3.connect(copy.removeprefix("sqlite:///")) as target,
-    ):
-        source.backup(target)
+    copy = _copy(database_factory, seeded)
+    with sqlite3.connect(copy.removeprefix("sqlite:///")) as target:
         # As if the run had stopped before analysing: no results for one experiment.
         target.execute("PRAGMA foreign_keys=ON")
         target.execute(

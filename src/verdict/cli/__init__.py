@@ -56,6 +56,21 @@ DatabaseUrl = Annotated[
 ]
 
 
+Username = Annotated[str, typer.Option(help="Login name.")]
+Email = Annotated[str, typer.Option(help="E-mail address.")]
+
+
+def password_option(envvar: str, what: str = "At least") -> Any:
+    """A password option: prompted (twice, hidden) unless given or in ``envvar``."""
+    return typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar=envvar,
+        help=f"{what} 8 characters (prompted if omitted).",
+    )
+
+
 class FlagSource(enum.StrEnum):
     """Where ``verdict flags import`` reads flags from (docs/migrating.md)."""
 
@@ -248,18 +263,9 @@ def _session(engine: Engine) -> Session:
 
 @users_app.command("create-admin")
 def users_create_admin(
-    username: Annotated[str, typer.Option(help="Login name.")],
-    email: Annotated[str, typer.Option(help="E-mail address.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="VERDICT_ADMIN_PASSWORD",
-            help="At least 8 characters (prompted if omitted).",
-        ),
-    ],
+    username: Username,
+    email: Email,
+    password: Annotated[str, password_option("VERDICT_ADMIN_PASSWORD")],
     full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -281,16 +287,7 @@ def users_create_admin(
 @users_app.command("reset-password")
 def users_reset_password(
     username: Annotated[str, typer.Option(help="Login name of the user.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="VERDICT_NEW_PASSWORD",
-            help="The new password, at least 8 characters (prompted if omitted).",
-        ),
-    ],
+    password: Annotated[str, password_option("VERDICT_NEW_PASSWORD", "The new password, at least")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Set a user's password and end all their sessions (signed-in browsers and tokens)."""

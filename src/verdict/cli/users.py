@@ -11,7 +11,17 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from verdict.cli import DatabaseUrl, _database, _domain_message, _session, _validation_message, fail
+from verdict.cli import (
+    DatabaseUrl,
+    Email,
+    Username,
+    _database,
+    _domain_message,
+    _session,
+    _validation_message,
+    fail,
+    password_option,
+)
 from verdict.cli.output import console, moment, table
 from verdict.server.api.pagination import every_item
 from verdict.server.api.versioning import etag
@@ -24,18 +34,9 @@ app: typer.Typer = typer.Typer()
 
 @app.command("create")
 def users_create(
-    username: Annotated[str, typer.Option(help="Login name.")],
-    email: Annotated[str, typer.Option(help="E-mail address.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="VERDICT_NEW_PASSWORD",
-            help="At least 8 characters (prompted if omitted).",
-        ),
-    ],
+    username: Username,
+    email: Email,
+    password: Annotated[str, password_option("VERDICT_NEW_PASSWORD")],
     role: Annotated[
         list[str] | None,
         typer.Option(
